@@ -18,6 +18,9 @@ export interface Versions {
   etcd: string;
   kwok: string;
   prometheus: string;
+  /** Versions of the Go modules the routing CRDs in test/data/crds come from. */
+  "gateway-api": string;
+  "istio-api": string;
 }
 
 export const versions: Versions = JSON.parse(readFileSync(join(toolsDir, "versions.json"), "utf8"));

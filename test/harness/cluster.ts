@@ -86,7 +86,7 @@ function httpsGet(url: string, ca: string | undefined, token: string): Promise<{
   });
 }
 
-async function startEtcd(sup: Supervisor, dir: string): Promise<{ url: string; process: ManagedProcess }> {
+export async function startEtcd(sup: Supervisor, dir: string): Promise<{ url: string; process: ManagedProcess }> {
   const [client, peer] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${client}`;
   const proc = sup.start({

@@ -3,8 +3,8 @@
  * with its output in a log file, so that teardown can kill whole groups by PID and a failure can
  * show what the component said.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -63,14 +63,27 @@ export async function stopGroups(pids: number[], graceMs = 10_000): Promise<void
 
 export class Supervisor {
   readonly processes: ManagedProcess[] = [];
-  private readonly children = new Map<number, ChildProcess>();
   readonly logDir: string;
+  /** Where the PIDs are kept for whoever must clean up if this process dies (watchdog, world:down). */
+  readonly pidFile: string;
 
-  constructor(logDir: string) {
+  /** Detached supervisors start processes that outlive this one (a world left running for people). */
+  private readonly detached: boolean;
+
+  constructor(logDir: string, options: { detached?: boolean } = {}) {
     this.logDir = logDir;
+    this.detached = options.detached ?? false;
+    this.pidFile = join(logDir, "pids.json");
+    this.savePids();
   }
 
-  start(spec: ProcessSpec, options: { detached?: boolean } = {}): ManagedProcess {
+  private savePids(): void {
+    const tmp = `${this.pidFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.processes.map(({ name, pid }) => ({ name, pid }))));
+    renameSync(tmp, this.pidFile);
+  }
+
+  start(spec: ProcessSpec): ManagedProcess {
     const logFile = join(this.logDir, `${spec.name}.log`);
     const fd = openSync(logFile, "a");
     const child = spawn(spec.command, spec.args, {
@@ -86,9 +99,9 @@ export class Supervisor {
       managed.exit = signal ? `signal ${signal}` : `exit code ${code}`;
     });
     // A long-lived world for people must not keep the starting command alive.
-    if (options.detached) child.unref();
+    if (this.detached) child.unref();
     this.processes.push(managed);
-    this.children.set(child.pid, child);
+    this.savePids();
     return managed;
   }
 
@@ -101,6 +114,7 @@ export class Supervisor {
       while (isAlive(pid) && Date.now() < deadline) await sleep(50);
     }
     await stopGroups(pids, 0);
+    rmSync(this.pidFile, { force: true });
   }
 }
 
