@@ -7,7 +7,7 @@ export interface ExecutableSource {
   from: "env" | "path" | "cache";
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { locateTemporalCli, startEmbeddedTemporal } from "../../src/temporal/embedded.ts";
+
+function executable(path: string, script = "#!/bin/sh\nexit 0\n", mode = 0o755): string {
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, script);
+  chmodSync(path, mode);
+  return path;
+}
+
+function world() {
+  const dir = mkdtempSync(join(tmpdir(), "temporal-embedded-"));
+  const cache = join(dir, "cache");
+  const bin = join(dir, "bin");
+  mkdirSync(cache);
+  mkdirSync(bin);
+  return { dir, cache, bin, env: { DURABLE_CANARY_CACHE: cache, PATH: bin } as NodeJS.ProcessEnv };
+}
+
+async function listening(): Promise<{ server: Server; port: number }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  assert.ok(address && typeof address === "object");
+  return { server, port: address.port };
+}
+
+describe("finding the Temporal CLI", () => {
+  it("takes the newest installed version from the tools cache", () => {
+    const { cache, env } = world();
+    executable(join(cache, "temporal-1.9.1", "bin", "temporal"));
+    const newest = executable(join(cache, "temporal-1.10.0", "bin", "temporal"));
+    executable(join(cache, "temporal-1.11.0", "bin", "temporal"), "not executable", 0o644);
+    mkdirSync(join(cache, "temporal-1.12.0.partial-x1", "bin"), { recursive: true });
+    assert.deepEqual(locateTemporalCli(env), { path: newest, from: "cache" });
+  });
+
+  it("prefers TEMPORAL_CLI, then PATH, then the cache", () => {
+    const { dir, cache, bin, env } = world();
+    executable(join(cache, "temporal-1.9.1", "bin", "temporal"));
+    const onPath = executable(join(bin, "temporal"));
+    assert.deepEqual(locateTemporalCli(env), { path: onPath, from: "path" });
+    const named = executable(join(dir, "elsewhere", "temporal"));
+    assert.deepEqual(locateTemporalCli({ ...env, TEMPORAL_CLI: named }), { path: named, from: "env" });
+  });
+
+  it("falls back to an earlier download through the SDK, and else finds nothing", () => {
+    const { cache, env } = world();
+    assert.equal(locateTemporalCli(env), undefined);
+    mkdirSync(join(cache, "temporal-sdk-download"));
+    writeFileSync(join(cache, "temporal-sdk-download", "temporal-sdk-typescript-1.24.0.downloading"), "");
+    assert.equal(locateTemporalCli(env), undefined, "a download in progress is not a CLI");
+    const downloaded = executable(join(cache, "temporal-sdk-download", "temporal-sdk-typescript-1.24.0"));
+    assert.deepEqual(locateTemporalCli(env), { path: downloaded, from: "cache" });
+  });
+});
+
+describe("starting the embedded server", () => {
+  it("explains a port in use before starting anything", async () => {
+    const { dir, env } = world();
+    const { server, port } = await listening();
+    try {
+      await assert.rejects(
+        startEmbeddedTemporal(
+          {
+            ip: "127.0.0.1",
+            port,
+            uiPort: port + 1,
+            namespace: "default",
+            dbFile: join(dir, "state", "t.sqlite"),
+          },
+          { env, log: () => {} },
+        ),
+        new RegExp(
+          `gRPC port 127\\.0\\.0\\.1:${port} is already in use.*TEMPORAL_ADDRESS=127\\.0\\.0\\.1:${port}`,
+        ),
+      );
+    } finally {
+      server.close();
+    }
+  });
+
+  it("reports a server that dies at start with the end of its log", async () => {
+    const { dir, bin, env } = world();
+    const cli = executable(join(bin, "temporal"), "#!/bin/sh\necho 'config is broken' >&2\nexit 3\n");
+    const { server, port } = await listening();
+    server.close();
+    const before = process.listenerCount("SIGINT");
+    await assert.rejects(
+      startEmbeddedTemporal(
+        {
+          ip: "127.0.0.1",
+          port,
+          uiPort: port + 1,
+          namespace: "default",
+          dbFile: join(dir, "state", "t.sqlite"),
+        },
+        { env, log: () => {} },
+      ),
+      (err: Error) => {
+        assert.match(err.message, new RegExp(`${cli}\\) exited \\(exit code 3\\) before it was ready`));
+        assert.match(err.message, /config is broken/);
+        return true;
+      },
+    );
+    assert.equal(process.listenerCount("SIGINT"), before, "no signal handler left behind");
+  });
+});
