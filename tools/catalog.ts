@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cacheDir } from "../src/config/paths.ts";
 import { type ExecutableSource, findExecutable } from "../src/config/executables.ts";
+import { cacheDir } from "../src/config/paths.ts";
 
 export const toolsDir = dirname(fileURLToPath(import.meta.url));
 
@@ -74,7 +74,10 @@ export function cachedPath(binary: Binary, env: NodeJS.ProcessEnv = process.env)
   return join(toolHome(binary.tool, env), "bin", binary.name);
 }
 
-export function resolveBinary(key: BinaryKey, env: NodeJS.ProcessEnv = process.env): ExecutableSource | undefined {
+export function resolveBinary(
+  key: BinaryKey,
+  env: NodeJS.ProcessEnv = process.env,
+): ExecutableSource | undefined {
   const binary = binaries[key];
   return findExecutable(binary.name, binary.envVar, cachedPath(binary, env), env);
 }

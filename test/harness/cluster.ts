@@ -67,11 +67,20 @@ function kubeconfigYaml(server: string, caPem: string, user: string, token: stri
 }
 
 /** GET over HTTPS with the cluster's CA and a bearer token; resolves the status and body. */
-function httpsGet(url: string, ca: string | undefined, token: string): Promise<{ status: number; body: string }> {
+function httpsGet(
+  url: string,
+  ca: string | undefined,
+  token: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { ca, rejectUnauthorized: ca !== undefined, headers: { authorization: `Bearer ${token}` }, timeout: 5000 },
+      {
+        ca,
+        rejectUnauthorized: ca !== undefined,
+        headers: { authorization: `Bearer ${token}` },
+        timeout: 5000,
+      },
       (res) => {
         let body = "";
         res.on("data", (chunk: Buffer) => {
@@ -86,7 +95,10 @@ function httpsGet(url: string, ca: string | undefined, token: string): Promise<{
   });
 }
 
-export async function startEtcd(sup: Supervisor, dir: string): Promise<{ url: string; process: ManagedProcess }> {
+export async function startEtcd(
+  sup: Supervisor,
+  dir: string,
+): Promise<{ url: string; process: ManagedProcess }> {
   const [client, peer] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${client}`;
   const proc = sup.start({
@@ -172,7 +184,9 @@ export async function startCluster(sup: Supervisor, dir: string): Promise<Cluste
     "kube-apiserver /readyz",
     async () => {
       const res = await httpsGet(`${server}/readyz`, undefined, admin.token);
-      return res.status === 200 ? true : Promise.reject(new Error(`HTTP ${res.status}: ${res.body.slice(0, 300)}`));
+      return res.status === 200
+        ? true
+        : Promise.reject(new Error(`HTTP ${res.status}: ${res.body.slice(0, 300)}`));
     },
     { timeoutMs: 90_000, intervalMs: 500, process: apiserver },
   );
@@ -242,7 +256,8 @@ export async function startCluster(sup: Supervisor, dir: string): Promise<Cluste
   // The ServiceAccount admission plugin rejects pods until the controller made the default account.
   await waitFor(
     "default service account",
-    async () => ((await core.readNamespacedServiceAccount({ name: "default", namespace: "default" })) ? true : undefined),
+    async () =>
+      (await core.readNamespacedServiceAccount({ name: "default", namespace: "default" })) ? true : undefined,
     { timeoutMs: 60_000, process: kcm },
   );
 
@@ -277,7 +292,11 @@ async function createOperatorKubeconfig(kc: KubeConfig, server: string, caPem: s
   await rbac.createClusterRoleBinding({
     body: {
       metadata: { name: "durable-canary-test-baseline" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "durable-canary-test-baseline" },
+      roleRef: {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: "durable-canary-test-baseline",
+      },
       subjects: [{ kind: "ServiceAccount", name: operatorServiceAccount, namespace: operatorNamespace }],
     },
   });
@@ -291,7 +310,12 @@ async function createOperatorKubeconfig(kc: KubeConfig, server: string, caPem: s
   const file = join(dir, "operator.kubeconfig");
   writeFileSync(
     file,
-    kubeconfigYaml(server, caPem, `system:serviceaccount:${operatorNamespace}:${operatorServiceAccount}`, token),
+    kubeconfigYaml(
+      server,
+      caPem,
+      `system:serviceaccount:${operatorNamespace}:${operatorServiceAccount}`,
+      token,
+    ),
   );
   return file;
 }

@@ -30,7 +30,14 @@ export async function installCrds(kubeconfig: string, files: string[]): Promise<
   for (const file of files) {
     for (const doc of loadAllYaml(readFileSync(file, "utf8")) as V1CustomResourceDefinition[]) {
       if (doc?.kind !== "CustomResourceDefinition" || !doc.metadata?.name) continue;
-      await objects.patch(doc, undefined, undefined, "durable-canary-tests", true, PatchStrategy.ServerSideApply);
+      await objects.patch(
+        doc,
+        undefined,
+        undefined,
+        "durable-canary-tests",
+        true,
+        PatchStrategy.ServerSideApply,
+      );
       names.push(doc.metadata.name);
     }
   }
@@ -39,7 +46,9 @@ export async function installCrds(kubeconfig: string, files: string[]): Promise<
       `CRD ${name} Established`,
       async () => {
         const crd = await extensions.readCustomResourceDefinition({ name });
-        return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
+        return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")
+          ? true
+          : undefined;
       },
       { timeoutMs: 30_000 },
     );

@@ -107,7 +107,11 @@ export class Supervisor {
 
   /** Stops everything, newest first, so clients go before the servers they talk to. */
   async stopAll(): Promise<void> {
-    const pids = this.processes.map((p) => p.pid).reverse();
+    // An exited process's PID may already belong to someone else: never signal it.
+    const pids = this.processes
+      .filter((p) => p.exit === undefined)
+      .map((p) => p.pid)
+      .reverse();
     for (const pid of pids) {
       killGroup(pid, "SIGTERM");
       const deadline = Date.now() + 10_000;
@@ -129,7 +133,11 @@ export interface WaitOptions {
  * Polls until `probe` returns a value (not undefined) or throws no more. The error on timeout says
  * what was awaited, the last failure, and the component's last log lines.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, options: WaitOptions): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  options: WaitOptions,
+): Promise<T> {
   const started = Date.now();
   let last = "no answer yet";
   for (;;) {

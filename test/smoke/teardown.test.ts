@@ -4,10 +4,10 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { startCluster } from "../harness/cluster.ts";
-import { isAlive, stopGroups, Supervisor, waitFor } from "../harness/process.ts";
+import { isAlive, Supervisor, stopGroups, waitFor } from "../harness/process.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -50,9 +50,13 @@ describe("test world: teardown", () => {
       });
       assert.ok(pids.length > 0 && pids.every(isAlive));
       holder.kill("SIGKILL");
-      await waitFor("watchdog to stop the orphaned world", async () => (pids.some(isAlive) ? undefined : true), {
-        timeoutMs: 20_000,
-      });
+      await waitFor(
+        "watchdog to stop the orphaned world",
+        async () => (pids.some(isAlive) ? undefined : true),
+        {
+          timeoutMs: 20_000,
+        },
+      );
     } finally {
       holder.kill("SIGKILL");
       // Never leave etcd behind, even if the watchdog failed the test.

@@ -27,8 +27,9 @@ writeFileSync(
 
 const istio = moduleDir("istio.io/api", versions["istio-api"]);
 const wanted = new Set(["virtualservices.networking.istio.io", "destinationrules.networking.istio.io"]);
-const docs = loadAllYaml(readFileSync(join(istio, "kubernetes/customresourcedefinitions.gen.yaml"), "utf8")).filter(
-  (doc) => wanted.has((doc as { metadata?: { name?: string } }).metadata?.name ?? ""),
-);
-if (docs.length !== wanted.size) throw new Error(`found ${docs.length} of the Istio CRDs ${[...wanted].join(", ")}`);
+const docs = loadAllYaml(
+  readFileSync(join(istio, "kubernetes/customresourcedefinitions.gen.yaml"), "utf8"),
+).filter((doc) => wanted.has((doc as { metadata?: { name?: string } }).metadata?.name ?? ""));
+if (docs.length !== wanted.size)
+  throw new Error(`found ${docs.length} of the Istio CRDs ${[...wanted].join(", ")}`);
 writeFileSync(join(here, "istio-networking.yaml"), docs.map((doc) => dumpYaml(doc)).join("---\n"));

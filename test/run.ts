@@ -1,0 +1,101 @@
+/**
+ * `npm test`: installs missing tools, starts one test world, runs every test file against it with
+ * node's test runner, prints the components' logs if a test failed, and tears the world down.
+ * Arguments are test files or globs (default: all of test/). Set DC_WORLD_DIR to reuse a world
+ * started with `npm run world:up` instead of starting one.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type BinaryKey, binaries, resolveBinary } from "../tools/catalog.ts";
+import { isAlive, logTail, type Supervisor } from "./harness/process.ts";
+import { startWorld, type WorldInfo, worldEnvVars } from "./harness/world.ts";
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
+const patterns = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["test/**/*.test.ts"];
+
+function log(line: string): void {
+  process.stderr.write(`[test] ${line}\n`);
+}
+
+function ensureTools(): void {
+  const missing = (Object.keys(binaries) as BinaryKey[]).filter((key) => !resolveBinary(key));
+  if (missing.length === 0) return;
+  log(`missing tools (${missing.map((k) => binaries[k].name).join(", ")}): running npm run tools`);
+  const result = spawnSync(process.execPath, [join(repo, "tools/install.ts")], { stdio: "inherit" });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+function runTests(env: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--test", "--test-timeout=600000", ...patterns], {
+      cwd: repo,
+      env: { ...process.env, ...env },
+      stdio: "inherit",
+    });
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+async function main(): Promise<number> {
+  const reuse = process.env.DC_WORLD_DIR;
+  if (reuse && existsSync(join(reuse, "world.json"))) {
+    const info = JSON.parse(readFileSync(join(reuse, "world.json"), "utf8")) as WorldInfo;
+    log(`using the running test world in ${reuse}`);
+    return runTests(worldEnvVars(info));
+  }
+
+  ensureTools();
+  const dir = mkdtempSync(join(tmpdir(), "durable-canary-world-"));
+  const started = performance.now();
+  log(`starting the test world in ${dir}`);
+  let world: { info: WorldInfo; supervisor: Supervisor };
+  try {
+    world = await startWorld(dir);
+  } catch (err) {
+    log(`the test world did not start: ${err instanceof Error ? err.message : String(err)}`);
+    log(`logs kept in ${dir}`);
+    return 1;
+  }
+  const { info, supervisor } = world;
+  log(`test world ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+
+  // If this runner is killed outright, the watchdog still stops the world.
+  spawn(process.execPath, [join(repo, "test/harness/watchdog.ts"), String(process.pid), supervisor.pidFile], {
+    detached: true,
+    stdio: "ignore",
+  }).unref();
+  let stopping: Promise<void> | undefined;
+  const teardown = () => {
+    stopping ??= supervisor.stopAll();
+    return stopping;
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the test world`);
+      void teardown().then(() => process.exit(130));
+    });
+  }
+
+  const code = await runTests(worldEnvVars(info));
+  if (code !== 0) {
+    for (const p of supervisor.processes) {
+      process.stderr.write(
+        `\n----- last lines of ${p.name} (${p.logFile}) -----\n${logTail(p.logFile, 40)}\n`,
+      );
+    }
+  }
+  await teardown();
+  const survivors = supervisor.processes.filter((p) => isAlive(p.pid));
+  if (survivors.length > 0) {
+    log(`teardown left processes alive: ${survivors.map((p) => `${p.name} (${p.pid})`).join(", ")}`);
+    return 1;
+  }
+  if (code === 0) rmSync(dir, { recursive: true, force: true });
+  else log(`tests failed; the world's logs and data are kept in ${dir}`);
+  return code;
+}
+
+process.exitCode = await main();
