@@ -1,0 +1,28 @@
+/**
+ * Finding the cluster: an explicit kubeconfig path wins, then KUBECONFIG, then the in-cluster
+ * service account, then ~/.kube/config, the order kubectl users expect.
+ */
+import { existsSync } from "node:fs";
+import { KubeConfig } from "@kubernetes/client-node";
+
+const inClusterToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+export function loadKubeConfig(
+  options: { kubeconfig?: string | undefined } = {},
+  env = process.env,
+): KubeConfig {
+  const kc = new KubeConfig();
+  const path = options.kubeconfig ?? env.KUBECONFIG;
+  if (path) {
+    if (!existsSync(path)) throw new Error(`kubeconfig ${path} does not exist`);
+    kc.loadFromFile(path);
+  } else if (env.KUBERNETES_SERVICE_HOST && existsSync(inClusterToken)) {
+    kc.loadFromCluster();
+  } else {
+    kc.loadFromDefault();
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new Error("no Kubernetes cluster configured: set KUBECONFIG or pass --kubeconfig");
+  }
+  return kc;
+}

@@ -1,0 +1,140 @@
+/**
+ * The activities the canary workflow calls: the port between deciding and doing. The workflow
+ * knows no provider and no Kubernetes object; `activities/` implements this interface against a
+ * real cluster, and the workflow tests implement it with an in-memory model.
+ *
+ * Every activity is idempotent: Temporal may run it again after a worker crash.
+ */
+import type { ActivityOptions } from "@temporalio/workflow";
+import type { AlertSeverity, CanaryPhase, WebhookType } from "../src/api/canary.ts";
+import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
+
+/** The Canary object a workflow serves. */
+export interface CanaryRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** What every activity is told: which canary, with the spec in force for this step. */
+export interface Target {
+  readonly ref: CanaryRef;
+  readonly spec: ResolvedCanarySpec;
+  /** The revision being rolled out, if any. */
+  readonly revision?: string | undefined;
+}
+
+export interface Routes {
+  readonly primaryWeight: number;
+  readonly canaryWeight: number;
+  /** Traffic to the primary is also copied to the canary (responses discarded). */
+  readonly mirror: boolean;
+  /** A/B testing: requests that match `analysis.match` go to the canary. */
+  readonly match: boolean;
+}
+
+export type Verdict = "pass" | "fail" | "error";
+
+export interface MetricResult {
+  readonly name: string;
+  /** Undefined when the query failed or returned nothing. */
+  readonly value: number | undefined;
+  readonly thresholdRange: { readonly min?: number | undefined; readonly max?: number | undefined };
+  readonly verdict: Verdict;
+  /** Why, with numbers: "request-success-rate 93.10 < 99". */
+  readonly message: string;
+}
+
+export interface WebhookResult {
+  readonly name: string;
+  readonly type: WebhookType;
+  readonly verdict: Verdict;
+  readonly statusCode: number | undefined;
+  /** A bounded excerpt of the response body, or the transport error. */
+  readonly message: string;
+}
+
+export interface StatusUpdate {
+  readonly phase: CanaryPhase;
+  readonly canaryWeight: number;
+  readonly failedChecks: number;
+  readonly iterations: number;
+  readonly revision: string | undefined;
+  readonly lastPromotedRevision: string | undefined;
+  /** The Promoted condition: reason is the phase, message is the cause in words. */
+  readonly message: string;
+}
+
+export interface CanaryEvent {
+  readonly type: "Normal" | "Warning";
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface Alert {
+  readonly severity: AlertSeverity;
+  readonly phase: CanaryPhase;
+  readonly message: string;
+}
+
+export interface CanaryActivities {
+  /** Creates the primary, services, autoscaler copy and routes (100/0); scales the target to zero once the primary is ready. */
+  initialize(target: Target): Promise<void>;
+  /** Throws a retryable error while the primary has fewer ready replicas than primaryReadyThreshold. */
+  checkPrimaryReady(target: Target): Promise<void>;
+  /**
+   * Returns once the canary is ready (canaryReadyThreshold); throws the non-retryable
+   * `DeadlineExceeded` when it misses progressDeadlineSeconds, naming the pods' reasons.
+   */
+  waitCanaryReady(target: Target): Promise<void>;
+  /** Scales the canary to zero, or back to its desired replicas (respecting an autoscaler). */
+  scaleCanary(target: Target, to: "zero" | "desired"): Promise<void>;
+  getRoutes(target: Target): Promise<Routes>;
+  setRoutes(target: Target, routes: Routes): Promise<void>;
+  /** Copies the canary's pod template and tracked configs to the primary. */
+  promote(target: Target): Promise<void>;
+  /** Calls every webhook of one type; an empty list when there are none. */
+  runWebhooks(target: Target, type: WebhookType, phase: CanaryPhase): Promise<WebhookResult[]>;
+  runMetrics(target: Target): Promise<MetricResult[]>;
+  syncStatus(target: Target, status: StatusUpdate): Promise<void>;
+  recordEvent(target: Target, event: CanaryEvent): Promise<void>;
+  alert(target: Target, alert: Alert): Promise<void>;
+  /** On deletion: with revert, scales the target back up, restores the apex service and routes. */
+  finalize(target: Target, revert: boolean): Promise<void>;
+}
+
+/** Error types activities throw that retrying cannot fix; the message says what the user must do. */
+export const NON_RETRYABLE_ERRORS = {
+  /** The canary missed its progress deadline: roll back. */
+  deadlineExceeded: "DeadlineExceeded",
+  /** The target workload (or another referenced object) does not exist. */
+  targetNotFound: "TargetNotFound",
+  /** The Canary spec cannot be acted on (e.g. provider does not support the strategy). */
+  invalidSpec: "InvalidSpec",
+  /** RBAC forbids the operator an action; the message names the verb, resource and namespace. */
+  forbidden: "Forbidden",
+} as const;
+
+const nonRetryableErrorTypes = Object.values(NON_RETRYABLE_ERRORS);
+
+const retry = (maximumAttempts: number): ActivityOptions["retry"] => ({
+  initialInterval: "200ms",
+  backoffCoefficient: 2,
+  maximumInterval: "10s",
+  maximumAttempts,
+  nonRetryableErrorTypes,
+});
+
+/**
+ * Timeouts and retries per activity. Cluster writes retry without limit (a flapping API server
+ * must not fail a rollout); analysis calls retry briefly because a failed check is itself an answer.
+ */
+export const activityOptions = {
+  /** Effects on the cluster: quick, retried until they succeed or fail permanently. */
+  cluster: { startToCloseTimeout: "30s", retry: retry(0) },
+  /** Readiness waits are long; heartbeats make a lost worker visible within seconds. */
+  readiness: { startToCloseTimeout: "1h", heartbeatTimeout: "10s", retry: retry(0) },
+  /** Metrics and webhooks carry their own timeouts and retries; the activity only bounds them. */
+  analysis: { startToCloseTimeout: "5m", heartbeatTimeout: "30s", retry: retry(3) },
+  /** Status, events and alerts must never hold a rollout back for long. */
+  report: { startToCloseTimeout: "15s", retry: retry(5) },
+} as const satisfies Record<string, ActivityOptions>;
