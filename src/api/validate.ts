@@ -1,0 +1,316 @@
+/**
+ * Validation of the flagger.app/v1beta1 specs. Every error names the field path and what to
+ * change ("analysis.stepWeight must be an integer between 1 and 100, got 0"); warnings name
+ * fields that are accepted for Flagger compatibility but have no effect.
+ */
+import type { z } from "zod";
+import {
+  type AlertProviderSpec,
+  AlertProviderSpecSchema,
+  type CanaryAnalysis,
+  type CanarySpec,
+  CanarySpecSchema,
+  GATE_TYPES,
+  type MetricTemplateSpec,
+  MetricTemplateSpecSchema,
+  type Provider,
+} from "./canary.ts";
+import {
+  applyDefaults,
+  builtinMetric,
+  DEFAULTS,
+  type DefaultsOptions,
+  type ResolvedCanarySpec,
+} from "./defaults.ts";
+
+export type Validation<T> =
+  | { readonly ok: true; readonly spec: T; readonly warnings: readonly string[] }
+  | { readonly ok: false; readonly errors: readonly string[] };
+
+/**
+ * Validates a Canary `spec` (the object under `.spec`) and, when it is valid, returns it with
+ * Flagger's defaults applied.
+ */
+export function validateCanary(spec: unknown, options: DefaultsOptions = {}): Validation<ResolvedCanarySpec> {
+  const parsed = parse(CanarySpecSchema, spec);
+  if (!parsed.ok) return parsed;
+  const findings = new Findings();
+  checkCanary(parsed.spec, options.defaultProvider, findings);
+  if (findings.errors.length > 0) return { ok: false, errors: findings.errors };
+  return { ok: true, spec: applyDefaults(parsed.spec, options), warnings: findings.warnings };
+}
+
+export function validateMetricTemplate(spec: unknown): Validation<MetricTemplateSpec> {
+  return parse(MetricTemplateSpecSchema, spec);
+}
+
+export function validateAlertProvider(spec: unknown): Validation<AlertProviderSpec> {
+  const parsed = parse(AlertProviderSpecSchema, spec);
+  if (parsed.ok && parsed.spec.address === undefined && parsed.spec.secretRef === undefined) {
+    return {
+      ok: false,
+      errors: ["address is required unless secretRef names a Secret holding it: set address or secretRef"],
+    };
+  }
+  return parsed;
+}
+
+// ---- schema errors ----
+
+function parse<T>(schema: z.ZodType<T>, input: unknown): Validation<T> {
+  const result = schema.safeParse(input, { reportInput: true, error: genericMessage });
+  if (result.success) return { ok: true, spec: result.data, warnings: [] };
+  return { ok: false, errors: result.error.issues.map(formatIssue) };
+}
+
+interface Issue {
+  readonly code: string;
+  readonly input?: unknown;
+  readonly expected?: string;
+  readonly values?: readonly unknown[];
+}
+
+/** Messages for issues the schema leaves to the default; phrased to follow the field path. */
+function genericMessage(issue: Issue): string | undefined {
+  if (issue.input === undefined) return "is required";
+  if (issue.code === "invalid_type" && issue.expected !== undefined) {
+    return `must be ${article(issue.expected)}`;
+  }
+  if (issue.code === "invalid_value" && issue.values !== undefined) {
+    return `must be ${alternatives(issue.values.map(String))}`;
+  }
+  // Every other issue the schemas can raise carries its own message; keep zod's for the rest.
+  return undefined;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const got =
+    issue.input === undefined || issue.message.startsWith("is required") ? "" : `, got ${show(issue.input)}`;
+  return `${fieldPath(issue.path)} ${issue.message}${got}`;
+}
+
+/** ["analysis", "metrics", 0, "name"] → "analysis.metrics[0].name"; the spec itself is "spec". */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else if (typeof key === "string" && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === "" ? key : `.${key}`;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out === "" ? "spec" : out;
+}
+
+function show(value: unknown): string {
+  // Bare words read best ("got StatefulSet"); quote anything that could pass for a number or be empty.
+  if (typeof value === "string") return /^[A-Za-z][\w.:/-]*$/.test(value) ? value : JSON.stringify(value);
+  const json = JSON.stringify(value);
+  return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+}
+
+function article(noun: string): string {
+  return /^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`;
+}
+
+/** ["a"] → "a"; ["a", "b"] → "a or b"; more → "one of a, b, c". */
+function alternatives(values: readonly string[]): string {
+  if (values.length <= 2) return values.join(" or ");
+  return `one of ${values.join(", ")}`;
+}
+
+// ---- cross-field checks ----
+
+class Findings {
+  readonly errors: string[] = [];
+  readonly warnings: string[] = [];
+
+  error(message: string): void {
+    this.errors.push(message);
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
+}
+
+function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, findings: Findings): void {
+  if (spec.targetRef.kind === "DaemonSet" && spec.autoscalerRef !== undefined) {
+    findings.error(
+      "autoscalerRef cannot be used with a DaemonSet target (DaemonSets have no replicas to scale): remove autoscalerRef",
+    );
+  }
+  const replicas = spec.autoscalerRef?.primaryScalerReplicas;
+  if (
+    replicas?.minReplicas !== undefined &&
+    replicas.maxReplicas !== undefined &&
+    replicas.minReplicas > replicas.maxReplicas
+  ) {
+    findings.error(
+      `autoscalerRef.primaryScalerReplicas.minReplicas (${replicas.minReplicas}) must not exceed maxReplicas (${replicas.maxReplicas})`,
+    );
+  }
+
+  if (spec.analysis === undefined && spec.canaryAnalysis === undefined) {
+    findings.error(
+      "analysis is required: set analysis.interval and one of analysis.stepWeight, analysis.stepWeights or analysis.iterations",
+    );
+    return;
+  }
+  if (spec.analysis === undefined) {
+    findings.warn("canaryAnalysis is deprecated: rename it to analysis");
+  } else if (spec.canaryAnalysis !== undefined) {
+    findings.warn("canaryAnalysis is ignored because analysis is set: remove canaryAnalysis");
+  }
+  const key = spec.analysis === undefined ? "canaryAnalysis" : "analysis";
+  const analysis = (spec.analysis ?? spec.canaryAnalysis) as CanaryAnalysis;
+  const provider = spec.provider ?? defaultProvider ?? DEFAULTS.provider;
+
+  checkStrategyFields(analysis, key, provider, spec.skipAnalysis ?? false, findings);
+  checkMetrics(analysis, key, findings);
+  checkWebhooks(analysis, key, findings);
+}
+
+function checkStrategyFields(
+  analysis: CanaryAnalysis,
+  key: string,
+  provider: Provider,
+  skipAnalysis: boolean,
+  findings: Findings,
+): void {
+  const { iterations, stepWeight, stepWeights, maxWeight, mirror, mirrorWeight, match } = analysis;
+  const hasMatch = (match?.length ?? 0) > 0;
+
+  if (provider === "kubernetes") {
+    const inert = [
+      ...(stepWeight === undefined ? [] : [`${key}.stepWeight`]),
+      ...(stepWeights === undefined ? [] : [`${key}.stepWeights`]),
+      ...(maxWeight === undefined ? [] : [`${key}.maxWeight`]),
+      ...(hasMatch ? [`${key}.match`] : []),
+      ...(mirror ? [`${key}.mirror`] : []),
+    ];
+    if (inert.length > 0) {
+      findings.warn(
+        `the kubernetes provider supports blue/green only, so ${inert.join(", ")} ${inert.length === 1 ? "has" : "have"} no effect: remove ${inert.length === 1 ? "it" : "them"} or choose a mesh or ingress provider`,
+      );
+    }
+    if (iterations === undefined) {
+      findings.warn(
+        `the kubernetes provider supports blue/green only: ${key}.iterations defaults to ${DEFAULTS.kubernetesIterations}; set it explicitly`,
+      );
+    }
+  }
+
+  if (stepWeight !== undefined && stepWeights !== undefined) {
+    findings.error(`${key}.stepWeight and ${key}.stepWeights are mutually exclusive: keep one`);
+  }
+  if (
+    iterations !== undefined &&
+    (stepWeight !== undefined || stepWeights !== undefined) &&
+    provider !== "kubernetes"
+  ) {
+    findings.error(
+      `${key}.iterations selects blue/green (or A/B testing with ${key}.match), which does not shift weights: remove ${key}.iterations or ${stepWeight === undefined ? `${key}.stepWeights` : `${key}.stepWeight`}`,
+    );
+  }
+  if (
+    iterations === undefined &&
+    stepWeight === undefined &&
+    stepWeights === undefined &&
+    !skipAnalysis &&
+    provider !== "kubernetes"
+  ) {
+    findings.error(
+      `${key} needs ${key}.stepWeight or ${key}.stepWeights (canary) or ${key}.iterations (blue/green, A/B testing with ${key}.match)`,
+    );
+  }
+
+  if (stepWeights !== undefined) {
+    if (stepWeights.some((weight, i) => i > 0 && weight <= (stepWeights[i - 1] as number))) {
+      findings.error(`${key}.stepWeights must be strictly increasing, got [${stepWeights.join(", ")}]`);
+    }
+    const last = stepWeights.at(-1);
+    if (maxWeight !== undefined && maxWeight !== last) {
+      findings.warn(
+        `${key}.maxWeight (${maxWeight}) is ignored when ${key}.stepWeights is set; the canary stops at the last step (${last}): remove ${key}.maxWeight`,
+      );
+    }
+  }
+  if (stepWeight !== undefined && maxWeight !== undefined && maxWeight < stepWeight) {
+    findings.error(`${key}.maxWeight (${maxWeight}) must be at least ${key}.stepWeight (${stepWeight})`);
+  }
+  if (
+    iterations !== undefined &&
+    maxWeight !== undefined &&
+    stepWeights === undefined &&
+    provider !== "kubernetes"
+  ) {
+    findings.warn(
+      `${key}.maxWeight has no effect with ${key}.iterations (blue/green, A/B testing): remove it`,
+    );
+  }
+
+  if (provider !== "kubernetes") {
+    if (hasMatch && iterations === undefined) {
+      findings.warn(
+        `${key}.match only takes effect with ${key}.iterations (A/B testing): set iterations or remove match`,
+      );
+    }
+    if (mirror && hasMatch && iterations !== undefined) {
+      findings.warn(`${key}.mirror has no effect with A/B testing (${key}.match): remove it`);
+    }
+  }
+  if (mirrorWeight !== undefined && !mirror) {
+    findings.warn(`${key}.mirrorWeight has no effect without ${key}.mirror: true`);
+  }
+}
+
+function checkMetrics(analysis: CanaryAnalysis, key: string, findings: Findings): void {
+  const seen = new Set<string>();
+  (analysis.metrics ?? []).forEach((metric, i) => {
+    const at = `${key}.metrics[${i}]`;
+    if (seen.has(metric.name)) findings.error(`${at}.name must be unique, got ${metric.name} twice`);
+    seen.add(metric.name);
+
+    const builtin = builtinMetric(metric.name);
+    if (builtin === undefined && metric.templateRef === undefined && metric.query === undefined) {
+      findings.error(
+        `${at} (${metric.name}) needs a templateRef naming a MetricTemplate, or a builtin name: request-success-rate or request-duration`,
+      );
+    }
+    if (metric.query !== undefined)
+      findings.warn(`${at}.query is deprecated: move the query to a MetricTemplate and use templateRef`);
+    if (metric.threshold !== undefined) {
+      if (metric.thresholdRange === undefined) {
+        findings.warn(
+          `${at}.threshold is deprecated: use thresholdRange.${builtin === "request-success-rate" ? "min" : "max"}`,
+        );
+      } else {
+        findings.warn(`${at}.threshold is ignored because thresholdRange is set: remove threshold`);
+      }
+    }
+    const range = metric.thresholdRange;
+    if (range === undefined && metric.threshold === undefined) {
+      findings.error(`${at} (${metric.name}) needs thresholdRange with min and/or max`);
+    } else if (range !== undefined && range.min === undefined && range.max === undefined) {
+      findings.error(`${at}.thresholdRange needs min and/or max`);
+    } else if (range?.min !== undefined && range.max !== undefined && range.min > range.max) {
+      findings.error(`${at}.thresholdRange.min (${range.min}) must not exceed max (${range.max})`);
+    }
+  });
+}
+
+function checkWebhooks(analysis: CanaryAnalysis, key: string, findings: Findings): void {
+  const seen = new Set<string>();
+  (analysis.webhooks ?? []).forEach((webhook, i) => {
+    const at = `${key}.webhooks[${i}]`;
+    const type = webhook.type || "rollout";
+    const id = `${type}/${webhook.name}`;
+    if (seen.has(id))
+      findings.error(`${at}.name must be unique among ${type} webhooks, got ${webhook.name} twice`);
+    seen.add(id);
+    if (webhook.gateTimeout !== undefined && !(GATE_TYPES as readonly string[]).includes(type)) {
+      findings.error(
+        `${at}.gateTimeout applies only to gate webhooks (${GATE_TYPES.join(", ")}), not ${type}: remove it`,
+      );
+    }
+  });
+}
