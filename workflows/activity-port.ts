@@ -8,6 +8,7 @@
 import type { ActivityOptions } from "@temporalio/workflow";
 import type { AlertSeverity, CanaryPhase, WebhookType } from "../src/api/canary.ts";
 import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
+import type { Route } from "./decisions/routes.ts";
 
 /** The Canary object a workflow serves. */
 export interface CanaryRef {
@@ -23,14 +24,8 @@ export interface Target {
   readonly revision?: string | undefined;
 }
 
-export interface Routes {
-  readonly primaryWeight: number;
-  readonly canaryWeight: number;
-  /** Traffic to the primary is also copied to the canary (responses discarded). */
-  readonly mirror: boolean;
-  /** A/B testing: requests that match `analysis.match` go to the canary. */
-  readonly match: boolean;
-}
+/** The traffic split: primary and canary weights (summing to 100) and whether the canary gets a mirror. */
+export type Routes = Route;
 
 export type Verdict = "pass" | "fail" | "error";
 
@@ -89,6 +84,7 @@ export interface CanaryActivities {
   /** Scales the canary to zero, or back to its desired replicas (respecting an autoscaler). */
   scaleCanary(target: Target, to: "zero" | "desired"): Promise<void>;
   getRoutes(target: Target): Promise<Routes>;
+  /** A/B testing (spec.strategy) sends requests matching analysis.match to the canary instead of a weight. */
   setRoutes(target: Target, routes: Routes): Promise<void>;
   /** Copies the canary's pod template and tracked configs to the primary. */
   promote(target: Target): Promise<void>;
@@ -116,11 +112,12 @@ export const NON_RETRYABLE_ERRORS = {
 
 const nonRetryableErrorTypes = Object.values(NON_RETRYABLE_ERRORS);
 
-const retry = (maximumAttempts: number): ActivityOptions["retry"] => ({
+/** Retries with backoff; without a limit, until the activity's own timeout. */
+const retry = (maximumAttempts?: number): ActivityOptions["retry"] => ({
   initialInterval: "200ms",
   backoffCoefficient: 2,
   maximumInterval: "10s",
-  maximumAttempts,
+  ...(maximumAttempts === undefined ? {} : { maximumAttempts }),
   nonRetryableErrorTypes,
 });
 
@@ -130,9 +127,9 @@ const retry = (maximumAttempts: number): ActivityOptions["retry"] => ({
  */
 export const activityOptions = {
   /** Effects on the cluster: quick, retried until they succeed or fail permanently. */
-  cluster: { startToCloseTimeout: "30s", retry: retry(0) },
+  cluster: { startToCloseTimeout: "30s", retry: retry() },
   /** Readiness waits are long; heartbeats make a lost worker visible within seconds. */
-  readiness: { startToCloseTimeout: "1h", heartbeatTimeout: "10s", retry: retry(0) },
+  readiness: { startToCloseTimeout: "1h", heartbeatTimeout: "10s", retry: retry() },
   /** Metrics and webhooks carry their own timeouts and retries; the activity only bounds them. */
   analysis: { startToCloseTimeout: "5m", heartbeatTimeout: "30s", retry: retry(3) },
   /** Status, events and alerts must never hold a rollout back for long. */

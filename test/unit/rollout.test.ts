@@ -452,6 +452,21 @@ describe("rollback causes", () => {
     assert.equal(rollout.state.failureReason, "aborted by alice");
   });
 
+  test("a permanent failure rolls back before promotion and only warns after it", () => {
+    const rollout = started(canary);
+    rollout.send({ type: "failure", reason: "setRoutes: forbidden to patch httproutes in shop" });
+    assert.equal(rollout.state.phase, "Failed");
+    assert.equal(rollout.state.failureReason, "setRoutes: forbidden to patch httproutes in shop");
+
+    const promoting = started(spec({ stepWeight: 50, maxWeight: 50 }));
+    promoting.actions(preRolloutPassed, advance, passed, advance);
+    assert.equal(promoting.state.phase, "Promoting");
+    assert.deepEqual(promoting.send({ type: "failure", reason: "promote: target is gone" }), [
+      "event Warning: promote: target is gone",
+    ]);
+    assert.equal(promoting.state.phase, "Promoting");
+  });
+
   test("rollback webhook and readiness are ignored outside analysis", () => {
     const rollout = new Rollout(canary);
     rollout.send({ type: "initialized", revision: "r1" });

@@ -80,6 +80,8 @@ export type RolloutEvent =
   /** The canary is scaled down after promotion. */
   | { readonly type: "finalised" }
   | { readonly type: "command"; readonly command: Command }
+  /** An action failed for good (RBAC forbids it, the target is gone): roll back while that is possible. */
+  | { readonly type: "failure"; readonly reason: string }
   | { readonly type: "delete" }
   | { readonly type: "terminated" };
 
@@ -182,6 +184,9 @@ export function transition(state: RolloutState, event: RolloutEvent, context: Ro
       };
     case "command":
       return onCommand(state, event.command, context);
+    case "failure":
+      if (isBeforePromotion(state.phase)) return rollback(state, event.reason, context);
+      return { state, effects: [note("Warning", event.reason)] };
     case "delete":
       if (state.phase === "Terminating" || state.phase === "Terminated") return unchanged(state);
       return {

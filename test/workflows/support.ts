@@ -1,0 +1,175 @@
+/**
+ * Runs the canary workflow on the test world's Temporal dev server with the in-memory cluster
+ * model as its activities. One worker serves a whole test file; each canary gets its own model.
+ */
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { Client, Connection, type WorkflowHandle } from "@temporalio/client";
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from "@temporalio/worker";
+import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
+import type { canaryWorkflow } from "../../workflows/canary.ts";
+import { type CanaryStatusView, revisionSignal, statusQuery, workflowId } from "../../workflows/messages.ts";
+import { waitFor } from "../harness/process.ts";
+import { worldEnv } from "../harness/world-env.ts";
+import { spec as buildSpec } from "../unit/helpers/specs.ts";
+import { ClusterModel, modelActivities } from "./model.ts";
+
+export const workflowsPath = fileURLToPath(new URL("../../workflows/index.ts", import.meta.url));
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow code, bundled once per test process. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  return bundle;
+}
+
+const quietLogger = {
+  log() {},
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error(message: string, meta?: Record<string, unknown>) {
+    console.error(message, meta);
+  },
+};
+
+export type CanaryHandle = WorkflowHandle<typeof canaryWorkflow>;
+
+export interface Canary {
+  name: string;
+  handle: CanaryHandle;
+  model: ClusterModel;
+  spec: ResolvedCanarySpec;
+  /** Sends a new target revision (and optionally a new spec) as the controller would. */
+  revise(revision: string, spec?: ResolvedCanarySpec): Promise<void>;
+  status(): Promise<CanaryStatusView>;
+  /** Polls the status query until `predicate` holds. */
+  until(
+    what: string,
+    predicate: (s: CanaryStatusView) => boolean,
+    timeoutMs?: number,
+  ): Promise<CanaryStatusView>;
+  /**
+   * Waits until the workflow reached `phase` and wrote it as the Canary's status, which it does
+   * after carrying out the phase's effects, then returns the status query's view.
+   */
+  settled(phase: string, timeoutMs?: number): Promise<CanaryStatusView>;
+}
+
+export class WorkflowTestWorld {
+  readonly models = new Map<string, ClusterModel>();
+  readonly namespace = `wf-${process.pid}-${randomUUID().slice(0, 6)}`;
+  readonly taskQueue: string;
+  client!: Client;
+  private connection!: Connection;
+  private workerConnection!: NativeConnection;
+  private worker: Worker | undefined;
+  private running: Promise<void> | undefined;
+  private generation = 1;
+
+  constructor(taskQueue = `canary-tests-${randomUUID()}`) {
+    this.taskQueue = taskQueue;
+  }
+
+  async connect(): Promise<void> {
+    const world = worldEnv();
+    this.connection = await Connection.connect({ address: world.temporalAddress });
+    this.client = new Client({ connection: this.connection, namespace: world.temporalNamespace });
+    this.workerConnection = await NativeConnection.connect({ address: world.temporalAddress });
+  }
+
+  /** Starts a worker on the task queue (again, after stopWorker, for durability tests). */
+  async startWorker(): Promise<void> {
+    this.worker = await Worker.create({
+      connection: this.workerConnection,
+      namespace: worldEnv().temporalNamespace,
+      taskQueue: this.taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: modelActivities(this.models),
+    });
+    this.running = this.worker.run();
+  }
+
+  async stopWorker(): Promise<void> {
+    this.worker?.shutdown();
+    await this.running;
+    this.worker = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.stopWorker();
+    await this.workerConnection.close();
+    await this.connection.close();
+  }
+
+  /** Signal-with-start, as the controller does: the canary initializes at revision r1. */
+  async startCanary(name: string, spec: ResolvedCanarySpec, initialRevision = "r1"): Promise<Canary> {
+    const model = new ClusterModel(initialRevision);
+    this.models.set(`${this.namespace}/${name}`, model);
+    const handle = await this.client.workflow.signalWithStart("canaryWorkflow", {
+      workflowId: workflowId(this.namespace, name),
+      taskQueue: this.taskQueue,
+      args: [{ ref: { namespace: this.namespace, name } }],
+      signal: revisionSignal,
+      signalArgs: [{ revision: initialRevision, spec, generation: this.generation++ }],
+      staticSummary: `canary ${this.namespace}/${name}`,
+    });
+    const canary: Canary = {
+      name,
+      handle: this.client.workflow.getHandle(handle.workflowId),
+      model,
+      spec,
+      revise: async (revision, newSpec) => {
+        if (newSpec) canary.spec = newSpec;
+        await canary.handle.signal(revisionSignal, {
+          revision,
+          spec: canary.spec,
+          generation: this.generation++,
+        });
+      },
+      status: () => canary.handle.query(statusQuery),
+      until: (what, predicate, timeoutMs = 30_000) =>
+        waitFor(
+          `${name}: ${what}`,
+          async () => {
+            const status = await canary.status();
+            if (predicate(status)) return status;
+            const last = status.timeline.at(-1)?.message ?? "nothing yet";
+            throw new Error(`phase ${status.phase}: ${status.message} (last: ${last})`);
+          },
+          { timeoutMs, intervalMs: 50 },
+        ),
+      settled: async (phase, timeoutMs = 30_000) => {
+        await canary.until(phase, (s) => s.phase === phase, timeoutMs);
+        await waitFor(
+          `${name}: status ${phase} written`,
+          async () => model.lastStatus?.phase === phase || undefined,
+          { timeoutMs, intervalMs: 20 },
+        );
+        return canary.status();
+      },
+    };
+    await canary.settled("Initialized");
+    return canary;
+  }
+}
+
+/** A valid, defaulted spec for workflow tests: short intervals so a rollout takes seconds. */
+export function canarySpec(analysis: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return buildSpec(
+    {
+      interval: "300ms",
+      threshold: 2,
+      metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" }],
+      ...analysis,
+    },
+    extra,
+  );
+}

@@ -1,0 +1,701 @@
+/**
+ * The canary workflow: one per Canary object, for its whole life. It observes the world through
+ * activities, feeds what it saw to the pure state machine in decisions/, and carries out the
+ * effects the state machine returns. Every wait is a condition that any message ends at once;
+ * idle canaries wait with no timer at all. Each finished rollout continues as new, so one run of
+ * the workflow ID is one rollout.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from "@temporalio/workflow";
+import type { CanaryPhase, GateType, WebhookType } from "../src/api/canary.ts";
+import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
+import { formatDuration } from "../src/api/duration.ts";
+import { searchAttributes } from "../src/temporal/search-attributes.ts";
+import {
+  activityOptions,
+  type CanaryActivities,
+  type CanaryRef,
+  type MetricResult,
+  NON_RETRYABLE_ERRORS,
+  type Target,
+  type WebhookResult,
+} from "./activity-port.ts";
+import {
+  type Command,
+  checkCommand,
+  type Effect,
+  evaluateGate,
+  gateDeadlineMs,
+  gateTimeoutMs,
+  initialRolloutState,
+  isAnalysing,
+  isAnalysisStart,
+  isFrozen,
+  isIdle,
+  isRollingOut,
+  planStep,
+  projectStatus,
+  type RolloutEvent,
+  type RolloutState,
+  type Route,
+  summarizeChecks,
+  transition,
+} from "./decisions/index.ts";
+import {
+  type ApproveInput,
+  abortSignal,
+  abortUpdate,
+  approveSignal,
+  approveUpdate,
+  type CanaryStatusView,
+  type CommandInput,
+  type CommandResult,
+  deleteSignal,
+  pauseSignal,
+  pauseUpdate,
+  type RevisionMessage,
+  resumeSignal,
+  resumeUpdate,
+  retrySignal,
+  retryUpdate,
+  revisionSignal,
+  skipSignal,
+  skipUpdate,
+  statusQuery,
+  type TimelineEntry,
+} from "./messages.ts";
+
+const cluster = proxyActivities<CanaryActivities>(activityOptions.cluster);
+const readiness = proxyActivities<CanaryActivities>(activityOptions.readiness);
+const analysis = proxyActivities<CanaryActivities>(activityOptions.analysis);
+const report = proxyActivities<CanaryActivities>(activityOptions.report);
+
+/** How many timeline entries the status query keeps (history keeps everything). */
+const TIMELINE_LIMIT = 100;
+
+type InboxItem =
+  | { readonly kind: "revision"; readonly message: RevisionMessage }
+  | { readonly kind: "delete" }
+  | { readonly kind: "command"; readonly id: number; readonly command: Command };
+
+/** Everything a run hands to the next one when it continues as new. */
+export interface CarriedState {
+  readonly rollout: RolloutState;
+  readonly spec: ResolvedCanarySpec | undefined;
+  readonly generation: number;
+  readonly initialized: boolean;
+  readonly inbox: readonly InboxItem[];
+  readonly timeline: readonly TimelineEntry[];
+  readonly lastAnalysis: {
+    readonly metrics: readonly MetricResult[];
+    readonly webhooks: readonly WebhookResult[];
+  };
+  readonly nextCommandId: number;
+  readonly steps: number;
+}
+
+export interface CanaryWorkflowInput {
+  readonly ref: CanaryRef;
+  /** Set by continue-as-new; absent on the first run. */
+  readonly carried?: CarriedState;
+}
+
+export type CanaryWorkflowResult = { readonly phase: "Terminated" };
+
+export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<CanaryWorkflowResult> {
+  const { ref } = input;
+  const carried = input.carried;
+  let state: RolloutState = carried?.rollout ?? initialRolloutState();
+  let spec: ResolvedCanarySpec | undefined = carried?.spec;
+  let generation = carried?.generation ?? -1;
+  let initialized = carried?.initialized ?? false;
+  const inbox: InboxItem[] = [...(carried?.inbox ?? [])];
+  const timeline: TimelineEntry[] = [...(carried?.timeline ?? [])];
+  let lastAnalysis = carried?.lastAnalysis ?? { metrics: [], webhooks: [] };
+  let nextCommandId = carried?.nextCommandId ?? 1;
+  /** Analysis steps run in the current rollout. */
+  let steps = carried?.steps ?? 0;
+  /** Commands the main loop has applied, so their update handlers can answer. */
+  const applied = new Map<number, string>();
+  /** The status last written to the cluster, to write only changes. */
+  let synced = "";
+  /** Set when this run saw a rollout end: the run then continues as new. */
+  let rolloutEnded = false;
+  /** Workflow time at which the next analysis step is due. */
+  let nextStepAtMs: number | undefined;
+
+  const now = () => Date.now();
+  /** The phase as of now: awaits in between may have moved it. */
+  const phaseNow = (): CanaryPhase => state.phase;
+  const target = (): Target => ({ ref, spec: spec as ResolvedCanarySpec, revision: state.revision });
+  const hasMail = () => inbox.length > 0;
+
+  function remember(entry: Omit<TimelineEntry, "at" | "phase">): void {
+    timeline.push({ at: new Date(now()).toISOString(), phase: state.phase, ...entry });
+    if (timeline.length > TIMELINE_LIMIT) timeline.splice(0, timeline.length - TIMELINE_LIMIT);
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  setHandler(revisionSignal, (message) => {
+    inbox.push({ kind: "revision", message });
+  });
+  setHandler(deleteSignal, () => {
+    inbox.push({ kind: "delete" });
+  });
+
+  const enqueue = (name: Command["name"], input: CommandInput & { gate?: GateType }): number => {
+    const id = nextCommandId++;
+    inbox.push({
+      kind: "command",
+      id,
+      command: { name, by: input.by || "unknown", reason: input.reason ?? "", gate: input.gate },
+    });
+    return id;
+  };
+  const signalCommand = (name: Command["name"]) => (input: CommandInput | ApproveInput) => {
+    enqueue(name, input);
+  };
+  setHandler(approveSignal, signalCommand("approve"));
+  setHandler(skipSignal, signalCommand("skip"));
+  setHandler(abortSignal, signalCommand("abort"));
+  setHandler(pauseSignal, signalCommand("pause"));
+  setHandler(resumeSignal, signalCommand("resume"));
+  setHandler(retrySignal, signalCommand("retry"));
+
+  /** An update is validated against the current state, applied by the main loop, then answered. */
+  const updateCommand =
+    (name: Command["name"]) =>
+    async (input: CommandInput | ApproveInput): Promise<CommandResult> => {
+      const id = enqueue(name, input);
+      await condition(() => applied.has(id));
+      return { accepted: true, phase: state.phase, message: applied.get(id) ?? "" };
+    };
+  const validator = (name: Command["name"]) => (input: CommandInput | ApproveInput) => {
+    if (!input?.by) throw new Error(`${name} needs "by": who sends the command`);
+    const check = checkCommand(state, { name, gate: "gate" in input ? input.gate : undefined });
+    if (!check.ok) throw new Error(check.reason);
+  };
+  for (const [update, name] of [
+    [approveUpdate, "approve"],
+    [skipUpdate, "skip"],
+    [abortUpdate, "abort"],
+    [pauseUpdate, "pause"],
+    [resumeUpdate, "resume"],
+    [retryUpdate, "retry"],
+  ] as const) {
+    setHandler(update, updateCommand(name), { validator: validator(name) });
+  }
+
+  setHandler(statusQuery, (): CanaryStatusView => statusView());
+
+  function statusView(): CanaryStatusView {
+    const projected = projectStatus(state);
+    const gate = state.gate;
+    const timeoutMs = gate && spec ? gateTimeoutMs(spec.analysis, gate.type) : undefined;
+    const deadline = gate ? gateDeadlineMs(gate, timeoutMs) : undefined;
+    return {
+      namespace: ref.namespace,
+      name: ref.name,
+      phase: state.phase,
+      revision: state.revision,
+      lastPromotedRevision: state.lastPromotedRevision,
+      failedRevision: state.lastFailedRevision,
+      routes: state.route,
+      failedChecks: state.failedChecks,
+      iterations: state.iterations,
+      step: steps,
+      paused: state.pausedAtMs !== undefined,
+      pendingGate: gate && {
+        gate: gate.type,
+        since: new Date(gate.sinceMs).toISOString(),
+        deadline: deadline === undefined ? undefined : new Date(deadline).toISOString(),
+        webhooks: lastAnalysis.webhooks.filter((w) => w.type === gate.type),
+      },
+      lastAnalysis,
+      message: projected.condition.message,
+      timeline,
+    };
+  }
+
+  // ---- carrying out decisions ------------------------------------------------------------
+
+  /** Feeds one event to the state machine and carries out its effects, in order. */
+  async function feed(event: RolloutEvent): Promise<void> {
+    if (!spec) return;
+    const before = state;
+    const result = transition(state, event, { spec, nowMs: now() });
+    state = result.state;
+    if (isRollingOut(before.phase) && (state.phase === "Succeeded" || state.phase === "Failed")) {
+      rolloutEnded = true;
+    }
+    // A new rollout, a confirmed one, or a promotion starts its first step at once, not an interval later.
+    const startsNow =
+      state.revision !== before.revision ||
+      (state.phase !== before.phase &&
+        (state.phase === "Promoting" || (state.phase === "Progressing" && before.phase === "Waiting")));
+    if (startsNow) nextStepAtMs = undefined;
+    if (state.revision !== before.revision || (before.phase === "Failed" && isRollingOut(state.phase)))
+      steps = 0;
+    for (const effect of result.effects) await carryOut(effect);
+    if (before.phase !== state.phase || before.route !== state.route) publish();
+    await syncStatus();
+  }
+
+  async function carryOut(effect: Effect): Promise<void> {
+    const t = target();
+    switch (effect.kind) {
+      case "setRoutes":
+        await cluster.setRoutes.executeWithOptions(
+          { ...activityOptions.cluster, summary: routeSummary(effect.route) },
+          [t, effect.route],
+        );
+        return;
+      case "scaleCanary":
+        await cluster.scaleCanary.executeWithOptions(
+          { ...activityOptions.cluster, summary: `scale canary ${effect.to === "up" ? "up" : "to zero"}` },
+          [t, effect.to === "up" ? "desired" : "zero"],
+        );
+        return;
+      case "promote":
+        await cluster.promote.executeWithOptions(
+          { ...activityOptions.cluster, summary: `promote revision ${state.revision} to primary` },
+          [t],
+        );
+        return;
+      case "postRolloutHooks":
+        await webhooks("post-rollout");
+        return;
+      case "alert":
+        await bestEffort("alert", () =>
+          report.alert(t, { severity: effect.severity, phase: state.phase, message: effect.message }),
+        );
+        return;
+      case "event":
+        remember({ message: effect.message });
+        await bestEffort("recordEvent", () =>
+          report.recordEvent(t, { type: effect.severity, reason: state.phase, message: effect.message }),
+        );
+        return;
+      case "finalize":
+        await cluster.finalize.executeWithOptions(
+          {
+            ...activityOptions.cluster,
+            summary: effect.revert ? "finalize: revert to the target" : "finalize",
+          },
+          [t, effect.revert],
+        );
+        return;
+    }
+  }
+
+  /** Reporting must not stop a rollout: a failure after the retries is logged and the rollout goes on. */
+  async function bestEffort(what: string, call: () => Promise<void>): Promise<void> {
+    try {
+      await call();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn(`${what} failed`, { error: describeError(err) });
+    }
+  }
+
+  function webhooks(type: WebhookType): Promise<WebhookResult[]> {
+    if (!spec?.analysis.webhooks.some((w) => w.type === type)) return Promise.resolve([]);
+    return analysis.runWebhooks.executeWithOptions(
+      { ...activityOptions.analysis, summary: `${type} webhooks` },
+      [target(), type, state.phase],
+    );
+  }
+
+  /** Writes status, search attributes and UI details when what they show has changed. */
+  function publish(): void {
+    upsertSearchAttributes([
+      { key: searchAttributes.CanaryPhase, value: state.phase },
+      { key: searchAttributes.CanaryWeight, value: state.route.canaryWeight },
+      ...(state.revision ? [{ key: searchAttributes.TargetRevision, value: state.revision }] : []),
+    ]);
+    setCurrentDetails(details());
+  }
+
+  async function syncStatus(): Promise<void> {
+    if (!spec) return;
+    const projected = projectStatus(state);
+    const key = JSON.stringify(projected);
+    if (key === synced) return;
+    synced = key;
+    await bestEffort("syncStatus", () =>
+      report.syncStatus(target(), {
+        phase: state.phase,
+        canaryWeight: projected.canaryWeight,
+        failedChecks: projected.failedChecks,
+        iterations: projected.iterations,
+        revision: state.revision,
+        lastPromotedRevision: state.lastPromotedRevision,
+        message: projected.condition.message,
+      }),
+    );
+  }
+
+  function details(): string {
+    const view = statusView();
+    const lines = [
+      `**${ref.namespace}/${ref.name}** — ${view.phase}${view.paused ? " (paused)" : ""}`,
+      "",
+      `- revision: ${view.revision ?? "none"} (primary runs ${view.lastPromotedRevision ?? "none"})`,
+      `- traffic: ${view.routes.primaryWeight}% primary / ${view.routes.canaryWeight}% canary${view.routes.mirror ? " + mirror" : ""}`,
+      `- failed checks: ${view.failedChecks}${spec ? ` of ${spec.analysis.threshold}` : ""}, iterations: ${view.iterations}`,
+      `- ${view.message}`,
+    ];
+    if (view.pendingGate) {
+      lines.push(`- waiting at gate **${view.pendingGate.gate}** since ${view.pendingGate.since}`);
+    }
+    for (const m of view.lastAnalysis.metrics) lines.push(`- metric ${m.name}: ${m.verdict} — ${m.message}`);
+    for (const w of view.lastAnalysis.webhooks)
+      lines.push(`- webhook ${w.name} (${w.type}): ${w.verdict} — ${w.message}`);
+    return lines.join("\n");
+  }
+
+  // ---- messages into events ------------------------------------------------------------
+
+  async function handle(item: InboxItem): Promise<"continue" | "terminated"> {
+    switch (item.kind) {
+      case "revision": {
+        const { message } = item;
+        if (message.generation < generation) return "continue";
+        generation = message.generation;
+        spec = message.spec;
+        if (initialized) await feed({ type: "revision", revision: message.revision });
+        else pendingRevision = message.revision;
+        return "continue";
+      }
+      case "delete":
+        if (!spec) return "terminated";
+        await feed({ type: "delete" });
+        await feed({ type: "terminated" });
+        await syncStatus();
+        return "terminated";
+      case "command": {
+        const { command } = item;
+        const check = checkCommand(state, command);
+        remember({
+          message: check.ok ? `${command.name} accepted` : `${command.name} ignored: ${check.reason}`,
+          by: command.by,
+          reason: command.reason,
+        });
+        const gate = state.gate?.type;
+        await feed({ type: "command", command });
+        // An approved traffic or promotion gate takes its step now, not at the next interval.
+        if (check.ok && command.name === "approve" && gate !== "confirm-rollout")
+          await feed({ type: "advance" });
+        if (check.ok && (command.name === "resume" || command.name === "retry")) nextStepAtMs = undefined;
+        applied.set(
+          item.id,
+          check.ok ? `${command.name}: ${projectStatus(state).condition.message}` : check.reason,
+        );
+        return "continue";
+      }
+    }
+  }
+
+  /** Revision seen before initialization finished; it starts once the primary exists. */
+  let pendingRevision: string | undefined;
+
+  async function drainInbox(): Promise<"continue" | "terminated"> {
+    while (inbox.length > 0) {
+      const item = inbox.shift() as InboxItem;
+      if ((await handle(item)) === "terminated") return "terminated";
+    }
+    return "continue";
+  }
+
+  // ---- observations ----------------------------------------------------------------------
+
+  /**
+   * Runs an activity that may take long (readiness), cancelling it when a message arrives so
+   * the message is handled at once. Returns undefined when interrupted.
+   */
+  async function interruptible<T>(call: () => Promise<T>): Promise<{ value: T } | undefined> {
+    return CancellationScope.cancellable(async () => {
+      const work = call().then((value) => ({ value }));
+      const mail = condition(hasMail).then(() => undefined);
+      try {
+        return await Promise.race([work, mail]);
+      } finally {
+        CancellationScope.current().cancel();
+        await work.catch(() => undefined);
+      }
+    });
+  }
+
+  /** One durable timer until `untilMs`, which any message ends at once. */
+  async function sleepUntil(untilMs: number, summary: string): Promise<void> {
+    const ms = untilMs - now();
+    if (ms > 0 && !hasMail()) await condition(hasMail, ms, { summary });
+  }
+
+  async function initialize(): Promise<void> {
+    publish();
+    await syncStatus();
+    try {
+      await cluster.initialize.executeWithOptions(
+        {
+          ...activityOptions.cluster,
+          startToCloseTimeout: "15m",
+          summary: "create primary, services and routes",
+        },
+        [target()],
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // Permanent: the user must fix the spec or create the target; a new message retries.
+      const reason = describeError(err);
+      remember({ message: `Initialization failed: ${reason}` });
+      await bestEffort("recordEvent", () =>
+        report.recordEvent(target(), { type: "Warning", reason: "Initializing", message: reason }),
+      );
+      await condition(hasMail);
+      return;
+    }
+    initialized = true;
+    const revision = pendingRevision ?? state.revision ?? "";
+    pendingRevision = undefined;
+    await feed({ type: "initialized", revision });
+  }
+
+  /** One analysis interval while Progressing or WaitingPromotion. */
+  async function analysisStep(): Promise<void> {
+    const live = spec as ResolvedCanarySpec;
+    const ready = await interruptible(() =>
+      readiness.waitCanaryReady.executeWithOptions(
+        { ...activityOptions.readiness, summary: "wait for the canary to be ready" },
+        [target()],
+      ),
+    ).catch(async (err: unknown) => {
+      if (isCancellation(err)) throw err;
+      if (errorType(err) === NON_RETRYABLE_ERRORS.deadlineExceeded) {
+        await feed({ type: "canaryNotReady", deadlineExceeded: true, reason: describeError(err) });
+        return undefined;
+      }
+      throw err;
+    });
+    if (!ready || !isAnalysing(state.phase) || hasMail()) return;
+    await cluster.checkPrimaryReady(target());
+
+    if (live.skipAnalysis) {
+      await feed({ type: "skipAnalysis" });
+      return;
+    }
+    const rollback = await webhooks("rollback");
+    const asked = rollback.find((w) => w.verdict === "pass");
+    if (asked) {
+      await feed({ type: "rollbackWebhook", webhook: asked.name });
+      return;
+    }
+
+    steps++;
+    let verdict: { passed: boolean; message: string };
+    if (isAnalysisStart(live.analysis, state)) {
+      const pre = await webhooks("pre-rollout");
+      lastAnalysis = { metrics: [], webhooks: pre };
+      verdict = summarize([], pre);
+      await feed({ type: "checks", stage: "pre-rollout", passed: verdict.passed, message: verdict.message });
+    } else {
+      const [hooks, metrics] = await Promise.all([
+        webhooks("rollout"),
+        live.analysis.metrics.length === 0
+          ? Promise.resolve([])
+          : analysis.runMetrics.executeWithOptions(
+              { ...activityOptions.analysis, summary: "run metric checks" },
+              [target()],
+            ),
+      ]);
+      lastAnalysis = { metrics, webhooks: hooks };
+      verdict = summarize(metrics, hooks);
+      await feed({ type: "checks", stage: "analysis", passed: verdict.passed, message: verdict.message });
+    }
+    if (!verdict.passed || !isAnalysing(state.phase)) return;
+
+    const step = planStep(live.strategy.kind, live.analysis, state);
+    if (step.gate) {
+      const open = await checkGate(step.gate);
+      if (!open) return;
+    }
+    await feed({ type: "advance" });
+  }
+
+  /** Asks a gate's webhooks; feeds the outcome; true when it is open. */
+  async function checkGate(gate: GateType): Promise<boolean> {
+    const live = spec as ResolvedCanarySpec;
+    const answers = await webhooks(gate);
+    lastAnalysis = {
+      ...lastAnalysis,
+      webhooks: [...lastAnalysis.webhooks.filter((w) => w.type !== gate), ...answers],
+    };
+    const pending = state.gate?.type === gate ? state.gate : undefined;
+    const outcome = evaluateGate({
+      webhooksPassed: answers.length > 0 && answers.every((w) => w.verdict === "pass"),
+      approved: false,
+      sinceMs: pending?.sinceMs,
+      nowMs: now(),
+      timeoutMs: gateTimeoutMs(live.analysis, gate),
+    });
+    const detail = answers.map((w) => `${w.name}: ${w.message}`).join("; ") || "no answer";
+    await feed({ type: "gate", gate, outcome, detail });
+    return outcome === "open";
+  }
+
+  /** When the pending gate times out, so the wait ends then rather than at the next interval. */
+  function gateDeadline(): number | undefined {
+    if (!state.gate || !spec) return undefined;
+    return gateDeadlineMs(state.gate, gateTimeoutMs(spec.analysis, state.gate.type));
+  }
+
+  // ---- the life of a canary --------------------------------------------------------------
+
+  upsertSearchAttributes([
+    { key: searchAttributes.CanaryName, value: ref.name },
+    { key: searchAttributes.CanaryNamespace, value: ref.namespace },
+  ]);
+  // A revision that was queued while the last rollout finished starts in this run.
+  if (initialized && state.queuedRevision && isIdle(state.phase)) {
+    inbox.unshift({
+      kind: "revision",
+      message: { revision: state.queuedRevision, spec: spec as ResolvedCanarySpec, generation },
+    });
+  }
+
+  for (;;) {
+    if ((await drainInbox()) === "terminated") {
+      publish();
+      return { phase: "Terminated" };
+    }
+    await syncStatus();
+
+    if (rolloutEnded || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      if (!hasMail() || rolloutEnded) {
+        return continueAsNew<typeof canaryWorkflow>({
+          ref,
+          carried: {
+            rollout: state,
+            spec,
+            generation,
+            initialized,
+            inbox,
+            timeline,
+            lastAnalysis,
+            nextCommandId,
+            steps,
+          },
+        });
+      }
+    }
+
+    if (!spec) {
+      await condition(hasMail);
+      continue;
+    }
+    if (!initialized) {
+      await initialize();
+      continue;
+    }
+    if (isIdle(state.phase) || isFrozen(state, spec)) {
+      publish();
+      await condition(hasMail);
+      continue;
+    }
+
+    const interval = spec.analysis.intervalMs;
+    const scheduled = nextStepAtMs ?? now();
+    // A gate with a timeout is checked again at its deadline, even between intervals.
+    const due = Math.min(scheduled, gateDeadline() ?? Number.POSITIVE_INFINITY);
+    if (now() < due) {
+      await sleepUntil(due, `analysis interval ${formatDuration(interval)}`);
+      continue;
+    }
+    if (scheduled <= now()) {
+      // Keep a steady cadence; after falling behind (a long step), count the interval from now.
+      nextStepAtMs = scheduled + interval > now() ? scheduled + interval : now() + interval;
+    }
+
+    try {
+      await step();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // Retries are exhausted or the error is permanent: explain it, and roll back while possible.
+      await feed({ type: "failure", reason: describeError(err) });
+    }
+  }
+
+  async function step(): Promise<void> {
+    switch (state.phase) {
+      case "Waiting":
+        await checkGate("confirm-rollout");
+        return;
+      case "Progressing":
+      case "WaitingPromotion":
+        await analysisStep();
+        return;
+      case "Promoting":
+        await cluster.checkPrimaryReady.executeWithOptions(
+          { ...activityOptions.cluster, summary: "wait for the primary to be ready" },
+          [target()],
+        );
+        await feed({ type: "promotionStep" });
+        // The canary was scaled down by the promotion step's effects.
+        if (phaseNow() === "Finalising") await feed({ type: "finalised" });
+        return;
+      case "Finalising":
+        await feed({ type: "finalised" });
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+function routeSummary(route: Route): string {
+  if (route.canaryWeight === 0)
+    return route.mirror ? "route 100% to primary, mirror to canary" : "route 100% to primary";
+  return `route ${route.canaryWeight}% to canary`;
+}
+
+function summarize(metrics: readonly MetricResult[], hooks: readonly WebhookResult[]) {
+  return summarizeChecks([
+    ...hooks.map((w) => ({
+      kind: "webhook" as const,
+      name: w.name,
+      verdict: w.verdict === "pass" ? ({ ok: true } as const) : ({ ok: false, reason: w.message } as const),
+    })),
+    ...metrics.map((m) => ({
+      kind: "metric" as const,
+      name: m.name,
+      verdict: m.verdict === "pass" ? ({ ok: true } as const) : ({ ok: false, reason: m.message } as const),
+    })),
+  ]);
+}
+
+function errorType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+function describeError(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  if (err instanceof ActivityFailure)
+    return `${err.activityType}: ${cause instanceof Error ? cause.message : String(cause)}`;
+  return err instanceof Error ? err.message : String(err);
+}

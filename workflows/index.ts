@@ -1,0 +1,2 @@
+/** The workflows a durable-canary worker hosts (its workflowsPath). */
+export { canaryWorkflow } from "./canary.ts";
