@@ -1,0 +1,172 @@
+/**
+ * The runMetrics activity: every analysis metric of the canary, queried and judged against its
+ * threshold range. A metric that cannot be measured (backend down, bad query, no data, missing
+ * template or secret) is a result with verdict "error" and the reason, never an exception: a
+ * failed check is an answer the workflow counts, not a crash.
+ */
+import type { ResolvedMetric } from "../../src/api/defaults.ts";
+import { validateMetricTemplate } from "../../src/api/validate.ts";
+import type { OperatorConfig } from "../../src/config/operator.ts";
+import type { MetricResult, Target } from "../../workflows/activity-port.ts";
+import { HttpFailure } from "../analysis-http.ts";
+import { AnalysisResourceError, type AnalysisResources } from "../analysis-resources.ts";
+import { BUILTIN_UNITS, builtinProviders, builtinQuery } from "./builtin.ts";
+import { type MetricProvider, MetricQueryError } from "./provider.ts";
+import { createMetricProvider } from "./registry.ts";
+import { renderTemplate, TemplateError, type TemplateVariables } from "./template.ts";
+import { judgeValue } from "./verdict.ts";
+
+export interface MetricsDependencies {
+  readonly resources: AnalysisResources;
+  readonly config: Pick<OperatorConfig, "metricsServer" | "metricsQueryTimeoutMs">;
+}
+
+/** Builds the runMetrics activity over the cluster objects and operator settings it reads. */
+export function createRunMetrics(deps: MetricsDependencies): (target: Target) => Promise<MetricResult[]> {
+  return async function runMetrics(target) {
+    return Promise.all(target.spec.analysis.metrics.map((metric) => measure(metric, target, deps)));
+  };
+}
+
+interface Plan {
+  readonly provider: MetricProvider;
+  readonly query: string;
+  readonly unit: string;
+}
+
+async function measure(
+  metric: ResolvedMetric,
+  target: Target,
+  deps: MetricsDependencies,
+): Promise<MetricResult> {
+  const base = { name: metric.name, thresholdRange: metric.thresholdRange };
+  try {
+    const plan = await planQuery(metric, target, deps);
+    const value = await plan.provider.runQuery(plan.query, { intervalMs: windowMs(metric.interval) });
+    return { ...base, value, ...judgeValue(metric.name, value, metric.thresholdRange, plan.unit) };
+  } catch (error) {
+    // Cancellation must reach Temporal; every other failure is this metric's answer.
+    if (error instanceof HttpFailure && error.kind === "cancelled") throw error;
+    const known =
+      error instanceof MetricQueryError ||
+      error instanceof AnalysisResourceError ||
+      error instanceof HttpFailure;
+    const reason = known
+      ? error.message
+      : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+    return { ...base, value: undefined, verdict: "error", message: `${metric.name}: ${reason}` };
+  }
+}
+
+async function planQuery(metric: ResolvedMetric, target: Target, deps: MetricsDependencies): Promise<Plan> {
+  const metricsServer = target.spec.metricsServer ?? deps.config.metricsServer;
+  const variables: TemplateVariables = {
+    name: target.ref.name,
+    namespace: target.ref.namespace,
+    target: target.spec.targetRef.name,
+    service: target.spec.service.name,
+    ingress: target.spec.ingressRef?.name,
+    route: target.spec.routeRef?.name,
+    interval: metric.interval,
+    variables: metric.templateVariables,
+  };
+  const prometheus = () =>
+    createMetricProvider("prometheus", {
+      address: metricsServer,
+      headers: {},
+      insecureSkipVerify: false,
+      region: undefined,
+      credentials: undefined,
+      credentialsSource: "",
+      timeoutMs: deps.config.metricsQueryTimeoutMs,
+    });
+
+  if (metric.templateRef !== undefined) return fromTemplate(metric, target, deps, variables, metricsServer);
+  if (metric.query !== undefined) {
+    return { provider: prometheus(), query: render(metric.query, variables, "the metric's query"), unit: "" };
+  }
+  if (metric.builtin !== undefined) {
+    const query = builtinQuery(target.spec.provider, metric.builtin, variables);
+    if (query === undefined) {
+      throw new MetricQueryError(
+        "config",
+        `the builtin metric has no query for provider ${target.spec.provider} (it has for ${builtinProviders().join(", ")}): use a MetricTemplate`,
+      );
+    }
+    return { provider: prometheus(), query, unit: BUILTIN_UNITS[metric.builtin] };
+  }
+  throw new MetricQueryError(
+    "config",
+    "not a builtin metric (request-success-rate, request-duration) and it has no templateRef: add a templateRef to a MetricTemplate",
+  );
+}
+
+async function fromTemplate(
+  metric: ResolvedMetric,
+  target: Target,
+  deps: MetricsDependencies,
+  variables: TemplateVariables,
+  metricsServer: string,
+): Promise<Plan> {
+  const ref = metric.templateRef as NonNullable<ResolvedMetric["templateRef"]>;
+  const namespace = ref.namespace ?? target.ref.namespace;
+  const what = `MetricTemplate ${namespace}/${ref.name}`;
+  const stored = await deps.resources.metricTemplate(namespace, ref.name);
+  if (stored === undefined) throw new MetricQueryError("config", `${what} not found`);
+  const validated = validateMetricTemplate(stored);
+  if (!validated.ok)
+    throw new MetricQueryError("config", `${what} is invalid: ${validated.errors.join("; ")}`);
+  const { provider, query } = validated.spec;
+
+  let credentials: Readonly<Record<string, string>> | undefined;
+  const secretName = provider.secretRef?.name;
+  const credentialsSource = `Secret ${namespace}/${secretName}`;
+  if (secretName !== undefined) {
+    credentials = await deps.resources.secret(namespace, secretName);
+    if (credentials === undefined) {
+      throw new MetricQueryError("config", `${credentialsSource} (secretRef of ${what}) not found`);
+    }
+  }
+  return {
+    provider: createMetricProvider(provider.type, {
+      // Flagger's rule: a Prometheus template without an address uses the operator's metrics server.
+      address: provider.address ?? (provider.type === "prometheus" ? metricsServer : undefined),
+      headers: provider.headers ?? {},
+      insecureSkipVerify: provider.insecureSkipVerify ?? false,
+      region: provider.region,
+      credentials,
+      credentialsSource,
+      timeoutMs: deps.config.metricsQueryTimeoutMs,
+    }),
+    query: render(query, variables, what),
+    unit: "",
+  };
+}
+
+function render(template: string, variables: TemplateVariables, source: string): string {
+  try {
+    return renderTemplate(template, variables);
+  } catch (error) {
+    if (error instanceof TemplateError) throw new MetricQueryError("config", `${source}: ${error.message}`);
+    throw error;
+  }
+}
+
+const PROMETHEUS_UNITS_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+  y: 31_536_000_000,
+};
+
+/** A Prometheus duration ("1m", "1h30m", "2d") in milliseconds; the schema has checked its form. */
+function windowMs(interval: string): number {
+  let total = 0;
+  for (const [, count, unit] of interval.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) {
+    total += Number(count) * (PROMETHEUS_UNITS_MS[unit as string] ?? 0);
+  }
+  return total;
+}

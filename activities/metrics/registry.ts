@@ -1,0 +1,33 @@
+/**
+ * MetricTemplate `spec.provider.type` → provider. Adding CloudWatch, New Relic, InfluxDB or
+ * Dynatrace is one file exporting a MetricProviderFactory and one line here.
+ */
+import type { MetricTemplateSpec } from "../../src/api/canary.ts";
+import { datadogProvider } from "./datadog.ts";
+import { graphiteProvider } from "./graphite.ts";
+import { prometheusProvider } from "./prometheus.ts";
+import {
+  type MetricProvider,
+  type MetricProviderFactory,
+  MetricQueryError,
+  type ProviderSettings,
+} from "./provider.ts";
+
+export type MetricProviderType = MetricTemplateSpec["provider"]["type"];
+
+export const metricProviders: Readonly<Partial<Record<MetricProviderType, MetricProviderFactory>>> = {
+  prometheus: prometheusProvider,
+  datadog: datadogProvider,
+  graphite: graphiteProvider,
+};
+
+export function createMetricProvider(type: MetricProviderType, settings: ProviderSettings): MetricProvider {
+  const factory = metricProviders[type];
+  if (factory === undefined) {
+    throw new MetricQueryError(
+      "config",
+      `metric provider type ${type} is not supported; supported: ${Object.keys(metricProviders).join(", ")}`,
+    );
+  }
+  return factory(settings);
+}
