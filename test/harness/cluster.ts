@@ -5,11 +5,19 @@
  * the real controllers; only pod and node status come from kwok.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  loadAllYaml,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+} from "@kubernetes/client-node";
 import { requireBinary } from "../../tools/catalog.ts";
 import { freePort, type ManagedProcess, type Supervisor, waitFor } from "./process.ts";
 
@@ -272,8 +280,8 @@ export async function startCluster(sup: Supervisor, dir: string): Promise<Cluste
 }
 
 /**
- * A kubeconfig for the operator's service account, so tests prove the RBAC of deploy/ is enough.
- * Until deploy/ has the operator's ClusterRole, the account may only read namespaces.
+ * A kubeconfig for the operator's service account, bound to the RBAC of deploy/rbac, so tests prove
+ * that RBAC is enough. The baseline role only lets tests read namespaces as the operator.
  */
 async function createOperatorKubeconfig(kc: KubeConfig, server: string, caPem: string, dir: string) {
   const core = kc.makeApiClient(CoreV1Api);
@@ -300,6 +308,20 @@ async function createOperatorKubeconfig(kc: KubeConfig, server: string, caPem: s
       subjects: [{ kind: "ServiceAccount", name: operatorServiceAccount, namespace: operatorNamespace }],
     },
   });
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const rbacDir = join(here, "../../deploy/rbac");
+  for (const file of readdirSync(rbacDir).filter((f) => f.endsWith(".yaml"))) {
+    for (const doc of loadAllYaml(readFileSync(join(rbacDir, file), "utf8")) as KubernetesObject[]) {
+      await objects.patch(
+        doc,
+        undefined,
+        undefined,
+        "durable-canary-tests",
+        true,
+        PatchStrategy.ServerSideApply,
+      );
+    }
+  }
   const tokenRequest = await core.createNamespacedServiceAccountToken({
     name: operatorServiceAccount,
     namespace: operatorNamespace,
