@@ -1,0 +1,74 @@
+/**
+ * The primary's HorizontalPodAutoscaler (autoscaling/v2): a copy of the target's, scaling the
+ * primary, with `primaryScalerReplicas` overriding its bounds. Changes to the target's HPA reach
+ * the primary's at initialization and promotion, as in Flagger. The target's own HPA needs no
+ * pausing: the HPA controller leaves a workload scaled to zero alone, and resumes when the canary
+ * is scaled up.
+ */
+import type { V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
+import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
+import type { KubeClient } from "../src/kube/client.ts";
+import type { CanaryIdentity } from "../src/kube/metadata.ts";
+import { RESOURCES } from "../src/kube/resources.ts";
+import { invalidSpec, required } from "./errors.ts";
+import { adopt } from "./ownership.ts";
+import { workloadType } from "./workload.ts";
+import { includedLabels, primaryName, withoutTooling } from "./workload-primary.ts";
+
+/** The primary HPA's apply configuration. */
+export function buildPrimaryAutoscaler(
+  hpa: V2HorizontalPodAutoscaler,
+  spec: Pick<ResolvedCanarySpec, "targetRef" | "autoscalerRef">,
+  includeLabelPrefixes: readonly string[],
+): V2HorizontalPodAutoscaler {
+  const bounds = spec.autoscalerRef?.primaryScalerReplicas;
+  const type = workloadType(spec.targetRef.kind);
+  return {
+    metadata: {
+      name: primaryName(hpa.metadata?.name ?? ""),
+      namespace: hpa.metadata?.namespace,
+      labels: includedLabels(hpa.metadata?.labels, includeLabelPrefixes),
+      annotations: withoutTooling(hpa.metadata?.annotations),
+    },
+    spec: {
+      ...hpa.spec,
+      scaleTargetRef: {
+        apiVersion: `${type.group}/${type.version}`,
+        kind: spec.targetRef.kind,
+        name: primaryName(spec.targetRef.name),
+      },
+      minReplicas: bounds?.minReplicas ?? hpa.spec?.minReplicas,
+      maxReplicas: bounds?.maxReplicas ?? hpa.spec?.maxReplicas ?? 1,
+    },
+  };
+}
+
+/** Creates or updates the primary's HPA when the Canary has an autoscalerRef. */
+export async function applyPrimaryAutoscaler(
+  kube: KubeClient,
+  namespace: string,
+  spec: ResolvedCanarySpec,
+  includeLabelPrefixes: readonly string[],
+  owner: CanaryIdentity,
+): Promise<void> {
+  const ref = spec.autoscalerRef;
+  if (!ref) return;
+  if (ref.kind !== "HorizontalPodAutoscaler") {
+    throw invalidSpec(
+      `autoscalerRef.kind ${ref.kind} is not supported: use an autoscaling/v2 HorizontalPodAutoscaler, or remove autoscalerRef`,
+    );
+  }
+  const hpa = await required(
+    kube.get<V2HorizontalPodAutoscaler>(RESOURCES.horizontalPodAutoscalers, namespace, ref.name),
+    `HorizontalPodAutoscaler ${namespace}/${ref.name} (spec.autoscalerRef)`,
+    "create it, or remove spec.autoscalerRef",
+  );
+  const desired = buildPrimaryAutoscaler(hpa, spec, includeLabelPrefixes);
+  const applied = await kube.apply(
+    RESOURCES.horizontalPodAutoscalers,
+    namespace,
+    desired.metadata?.name ?? "",
+    desired,
+  );
+  await adopt(kube, RESOURCES.horizontalPodAutoscalers, applied, owner);
+}

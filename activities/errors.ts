@@ -1,0 +1,62 @@
+/**
+ * How Kubernetes failures reach the workflow: permanent ones (RBAC, missing objects, rejected
+ * specs) become non-retryable application failures whose message tells the user what to fix;
+ * everything else stays retryable (the API server may be restarting, a watch may have dropped).
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import { isForbidden, isInvalid, isNotFound, KubeApiError } from "../src/kube/errors.ts";
+import { NON_RETRYABLE_ERRORS } from "../workflows/activity-port.ts";
+
+export function targetNotFound(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, NON_RETRYABLE_ERRORS.targetNotFound);
+}
+
+export function invalidSpec(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, NON_RETRYABLE_ERRORS.invalidSpec);
+}
+
+export function deadlineExceeded(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, NON_RETRYABLE_ERRORS.deadlineExceeded);
+}
+
+/** A condition that time may fix (a workload still rolling out): retried by Temporal. */
+export function notReady(message: string): ApplicationFailure {
+  return ApplicationFailure.retryable(message, "NotReady");
+}
+
+/** Reads an object the user must have created; its absence is permanent until they act. */
+export async function required<T>(read: Promise<T>, what: string, fix: string): Promise<T> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isNotFound(err)) throw targetNotFound(`${what} not found: ${fix}`);
+    throw err;
+  }
+}
+
+/**
+ * Maps errors that retrying cannot fix to non-retryable failures: 403 (the message names the
+ * missing RBAC rule) and 400/422 (the API server rejected what the spec asked for).
+ */
+export function toActivityFailure(err: unknown): unknown {
+  if (!(err instanceof KubeApiError)) return err;
+  if (isForbidden(err)) return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE_ERRORS.forbidden);
+  if (isInvalid(err)) {
+    return ApplicationFailure.nonRetryable(
+      `${err.message}: check the Canary spec fields this object is built from`,
+      NON_RETRYABLE_ERRORS.invalidSpec,
+    );
+  }
+  return err;
+}
+
+/** Wraps an activity so every failure goes through toActivityFailure. */
+export function guarded<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw toActivityFailure(err);
+    }
+  };
+}

@@ -1,0 +1,262 @@
+/**
+ * The Kubernetes side of the canary workflow's port: initialize, readiness, scaling, routing,
+ * promotion, status, events and finalize, each idempotent and each a short sequence of the effects
+ * in workload.ts, services.ts, autoscaler.ts, routing/ and status.ts.
+ */
+import type { V1DaemonSet, V1Deployment } from "@kubernetes/client-node";
+import type { KubeClient } from "../src/kube/client.ts";
+import { trackedChecksums } from "../src/kube/configs.ts";
+import { addCanaryFinalizer, removeCanaryFinalizer } from "../src/kube/finalizer.ts";
+import {
+  CANARY_FINALIZER,
+  type CanaryIdentity,
+  DEFAULT_SELECTOR_LABELS,
+  SCALE_TO_ZERO_NODE_SELECTORS,
+} from "../src/kube/metadata.ts";
+import { RESOURCES } from "../src/kube/resources.ts";
+import type {
+  CanaryActivities,
+  CanaryEvent,
+  Routes,
+  StatusUpdate,
+  Target,
+} from "../workflows/activity-port.ts";
+import { waitBudgetMs, waitControl } from "./activity-context.ts";
+import { applyPrimaryAutoscaler } from "./autoscaler.ts";
+import { deadlineExceeded, guarded, notReady } from "./errors.ts";
+import { type CanaryObject, identityOf, readCanary } from "./ownership.ts";
+import { routerFor } from "./routing/registry.ts";
+import type { RouterContext } from "./routing/router.ts";
+import { reconcileServices, revertApexService } from "./services.ts";
+import { recordCanaryEvent, StatusWriter } from "./status.ts";
+import {
+  applyConfigCopies,
+  applyPrimary,
+  describePods,
+  readiness,
+  readPrimary,
+  readTarget,
+  scaleToDesired,
+  scaleToZero,
+  targetConfigs,
+  targetLabel,
+  type WaitOptions,
+  type WorkloadSettings,
+  waitForReady,
+  workloadType,
+} from "./workload.ts";
+import { primaryName, type Workload } from "./workload-primary.ts";
+
+export interface KubernetesActivityDeps {
+  readonly kube: KubeClient;
+  /** Operator-wide workload settings; Flagger's defaults where left out. */
+  readonly settings?: Partial<WorkloadSettings>;
+  /** Outside a worker, how long initialize and finalize wait for a workload to become ready. */
+  readonly readyWaitMs?: number;
+  readonly now?: () => number;
+}
+
+export type KubernetesActivities = Pick<
+  CanaryActivities,
+  | "initialize"
+  | "checkPrimaryReady"
+  | "waitCanaryReady"
+  | "scaleCanary"
+  | "getRoutes"
+  | "setRoutes"
+  | "promote"
+  | "syncStatus"
+  | "recordEvent"
+  | "finalize"
+>;
+
+export const DEFAULT_WORKLOAD_SETTINGS: WorkloadSettings = {
+  selectorLabels: DEFAULT_SELECTOR_LABELS,
+  includeLabelPrefixes: [],
+  configTracking: true,
+};
+
+function isScaledToZero(kind: Target["spec"]["targetRef"]["kind"], workload: Workload): boolean {
+  if (kind === "DaemonSet") {
+    const selector = (workload as V1DaemonSet).spec?.template?.spec?.nodeSelector ?? {};
+    return SCALE_TO_ZERO_NODE_SELECTORS.some((key) => key in selector);
+  }
+  return (workload as V1Deployment).spec?.replicas === 0;
+}
+
+export function createKubernetesActivities(deps: KubernetesActivityDeps): KubernetesActivities {
+  const { kube } = deps;
+  const now = deps.now ?? Date.now;
+  const settings: WorkloadSettings = { ...DEFAULT_WORKLOAD_SETTINGS, ...deps.settings };
+  const readyWaitMs = deps.readyWaitMs ?? 5 * 60_000;
+  const status = new StatusWriter(kube, now);
+
+  const routing = (target: Target): RouterContext => ({
+    kube,
+    namespace: target.ref.namespace,
+    spec: target.spec,
+    settings,
+  });
+
+  /** Waits (bounded by the activity's own timeout) for a workload, or fails retryably to try again. */
+  async function awaitReady(options: Omit<WaitOptions, "control" | "now" | "budgetMs">): Promise<Workload> {
+    const { readiness: state, workload } = await waitForReady(kube, {
+      ...options,
+      control: waitControl(now()),
+      now,
+      budgetMs: waitBudgetMs(now(), readyWaitMs),
+    });
+    if (!state.ready) throw notReady(`${state.summary}; still waiting`);
+    return workload;
+  }
+
+  async function initialize(target: Target): Promise<void> {
+    const { ref, spec } = target;
+    const namespace = ref.namespace;
+    const router = routerFor(spec.provider);
+    const canary = await readCanary(kube, ref);
+    const owner = identityOf(canary);
+    if (spec.revertOnDeletion && !canary.metadata.finalizers?.includes(CANARY_FINALIZER)) {
+      await addCanaryFinalizer(kube, namespace, ref.name);
+    }
+    const workload = await readTarget(kube, namespace, spec);
+    const label = targetLabel(workload, settings);
+    const { kind } = spec.targetRef;
+    // An existing primary runs the last promoted revision: initialization never overwrites it.
+    const existing = await kube.find<Workload>(
+      workloadType(kind),
+      namespace,
+      primaryName(spec.targetRef.name),
+    );
+    if (!existing) {
+      const configs = await targetConfigs(kube, namespace, workload, settings);
+      await applyConfigCopies(kube, namespace, configs, settings, owner);
+      await applyPrimary(kube, kind, workload, {
+        label,
+        configs,
+        settings,
+        owner,
+        replicas: Math.max((workload as V1Deployment).spec?.replicas ?? 1, 1),
+      });
+      await status.setTrackedConfigs(ref, trackedChecksums(configs));
+    }
+    await applyPrimaryAutoscaler(kube, namespace, spec, settings.includeLabelPrefixes, owner);
+    await reconcileServices(kube, namespace, spec, label, workload, owner);
+    await router.reconcile(routing(target), owner);
+    await awaitReady({
+      kind,
+      namespace,
+      name: primaryName(spec.targetRef.name),
+      thresholdPercent: spec.analysis.primaryReadyThreshold,
+    });
+    if (!isScaledToZero(kind, workload)) await scaleToZero(kube, kind, namespace, spec.targetRef.name);
+  }
+
+  async function checkPrimaryReady(target: Target): Promise<void> {
+    const { spec } = target;
+    const primary = await readPrimary(kube, target.ref.namespace, spec);
+    const state = readiness(spec.targetRef.kind, primary, {
+      thresholdPercent: spec.analysis.primaryReadyThreshold,
+      nowMs: now(),
+      sinceMs: now(),
+    });
+    if (!state.ready) throw notReady(`halting advancement: the primary is not ready: ${state.summary}`);
+  }
+
+  async function waitCanaryReady(target: Target): Promise<void> {
+    const { ref, spec } = target;
+    const { readiness: state, workload } = await waitForReady(kube, {
+      kind: spec.targetRef.kind,
+      namespace: ref.namespace,
+      name: spec.targetRef.name,
+      thresholdPercent: spec.analysis.canaryReadyThreshold,
+      deadlineSeconds: spec.progressDeadlineSeconds,
+      control: waitControl(now()),
+      now,
+    });
+    if (state.ready) return;
+    const pods = await describePods(kube, ref.namespace, workload);
+    throw deadlineExceeded(
+      `${state.summary}; no progress within progressDeadlineSeconds (${spec.progressDeadlineSeconds}s)` +
+        (pods.length > 0 ? `: ${pods.join("; ")}` : ""),
+    );
+  }
+
+  async function scaleCanary(target: Target, to: "zero" | "desired"): Promise<void> {
+    const { ref, spec } = target;
+    if (to === "zero") await scaleToZero(kube, spec.targetRef.kind, ref.namespace, spec.targetRef.name);
+    else await scaleToDesired(kube, ref.namespace, spec);
+  }
+
+  async function getRoutes(target: Target): Promise<Routes> {
+    return routerFor(target.spec.provider).getRoutes(routing(target));
+  }
+
+  async function setRoutes(target: Target, routes: Routes): Promise<void> {
+    await routerFor(target.spec.provider).setRoutes(routing(target), routes);
+  }
+
+  async function promote(target: Target): Promise<void> {
+    const { ref, spec } = target;
+    const namespace = ref.namespace;
+    const owner = identityOf(await readCanary(kube, ref));
+    const workload = await readTarget(kube, namespace, spec);
+    const label = targetLabel(workload, settings);
+    const configs = await targetConfigs(kube, namespace, workload, settings);
+    await applyConfigCopies(kube, namespace, configs, settings, owner);
+    // Without an autoscaler the primary takes the canary's size, as in Flagger; with one, the HPA decides.
+    const replicas = (workload as V1Deployment).spec?.replicas ?? 0;
+    await applyPrimary(kube, spec.targetRef.kind, workload, {
+      label,
+      configs,
+      settings,
+      owner,
+      replicas: spec.autoscalerRef === undefined && replicas > 0 ? replicas : undefined,
+    });
+    await applyPrimaryAutoscaler(kube, namespace, spec, settings.includeLabelPrefixes, owner);
+    await reconcileServices(kube, namespace, spec, label, workload, owner);
+    await routerFor(spec.provider).reconcile(routing(target), owner);
+    await status.setTrackedConfigs(ref, trackedChecksums(configs));
+  }
+
+  async function syncStatus(target: Target, update: StatusUpdate): Promise<void> {
+    await status.sync(target.ref, update);
+  }
+
+  async function recordEvent(target: Target, event: CanaryEvent): Promise<void> {
+    await recordCanaryEvent(kube, status, target.ref, event, now);
+  }
+
+  async function finalize(target: Target, revert: boolean): Promise<void> {
+    const { ref, spec } = target;
+    const namespace = ref.namespace;
+    if (revert) {
+      const canary = await kube.find<CanaryObject>(RESOURCES.canaries, namespace, ref.name);
+      // Without the Canary nothing can be told apart as its own; only what was taken over is given back.
+      const owner: CanaryIdentity = canary ? identityOf(canary) : { name: ref.name, uid: "" };
+      await scaleToDesired(kube, namespace, spec);
+      const workload = await awaitReady({
+        kind: spec.targetRef.kind,
+        namespace,
+        name: spec.targetRef.name,
+        thresholdPercent: spec.analysis.canaryReadyThreshold,
+      });
+      await revertApexService(kube, namespace, spec, targetLabel(workload, settings), workload, owner);
+      await routerFor(spec.provider).finalize(routing(target), owner);
+    }
+    await removeCanaryFinalizer(kube, namespace, ref.name);
+  }
+
+  return {
+    initialize: guarded(initialize),
+    checkPrimaryReady: guarded(checkPrimaryReady),
+    waitCanaryReady: guarded(waitCanaryReady),
+    scaleCanary: guarded(scaleCanary),
+    getRoutes: guarded(getRoutes),
+    setRoutes: guarded(setRoutes),
+    promote: guarded(promote),
+    syncStatus: guarded(syncStatus),
+    recordEvent: guarded(recordEvent),
+    finalize: guarded(finalize),
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Which objects belong to a Canary. Objects the operator creates get the Canary as owner (so the
+ * garbage collector removes them with it), set once by a JSON patch right after creation: later
+ * server-side applies never mention ownerReferences and so can never drop them. Objects the user
+ * had before (an apex Service, an HTTPRoute) are never owned; their original spec is kept in an
+ * annotation so finalize can give them back.
+ */
+import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type { JsonPatchOperation, KubeClient } from "../src/kube/client.ts";
+import {
+  type CanaryIdentity,
+  canaryOwnerReference,
+  isOwnedBy,
+  ORIGINAL_CONFIGURATION_ANNOTATION,
+} from "../src/kube/metadata.ts";
+import { RESOURCES, type ResourceType } from "../src/kube/resources.ts";
+import type { CanaryRef } from "../workflows/activity-port.ts";
+import { required } from "./errors.ts";
+
+export interface CanaryObject {
+  readonly metadata: V1ObjectMeta & { readonly name: string; readonly uid: string };
+}
+
+/** The Canary itself: its UID makes owner references. Gone means the workflow has nothing to act on. */
+export async function readCanary(kube: KubeClient, ref: CanaryRef): Promise<CanaryObject> {
+  return required(
+    kube.get<CanaryObject>(RESOURCES.canaries, ref.namespace, ref.name),
+    `Canary ${ref.namespace}/${ref.name}`,
+    "it was deleted; recreate it to resume",
+  );
+}
+
+export function identityOf(canary: CanaryObject): CanaryIdentity {
+  return { name: canary.metadata.name, uid: canary.metadata.uid };
+}
+
+type Metadata = { metadata?: V1ObjectMeta };
+
+/**
+ * Makes the Canary an owner of `object` unless it already is. `controller` is false for objects
+ * several Canaries may share (config copies). `extra` operations ride along in the same request.
+ */
+export async function adopt(
+  kube: KubeClient,
+  type: ResourceType,
+  object: Metadata,
+  owner: CanaryIdentity,
+  options: { controller?: boolean; extra?: readonly JsonPatchOperation[] } = {},
+): Promise<void> {
+  const extra = options.extra ?? [];
+  const owned = isOwnedBy(object, owner.uid);
+  if (owned && extra.length === 0) return;
+  const reference = { ...canaryOwnerReference(owner), controller: options.controller ?? true };
+  const existing = object.metadata?.ownerReferences;
+  const ownership: JsonPatchOperation[] = owned
+    ? []
+    : existing && existing.length > 0
+      ? [{ op: "add", path: "/metadata/ownerReferences/-", value: reference }]
+      : [{ op: "add", path: "/metadata/ownerReferences", value: [reference] }];
+  await kube.jsonPatch(type, object.metadata?.namespace ?? "", object.metadata?.name ?? "", [
+    ...ownership,
+    ...extra,
+  ]);
+}
+
+/** Managed by this Canary: created by it (owned), as opposed to taken over from the user. */
+export function isManaged(object: Metadata, owner: CanaryIdentity): boolean {
+  return isOwnedBy(object, owner.uid);
+}
+
+/** What an object looked like before the operator took it over, if it was taken over. */
+export function originalOf<T>(object: Metadata): T | undefined {
+  const text = object.metadata?.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION];
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Before the first change to an object the user created, records `original` on it (once: a
+ * recorded original is never overwritten by the operator's own configuration).
+ */
+export async function recordOriginal(
+  kube: KubeClient,
+  type: ResourceType,
+  object: Metadata,
+  owner: CanaryIdentity,
+  original: unknown,
+): Promise<void> {
+  if (isManaged(object, owner) || originalOf(object) !== undefined) return;
+  await kube.mergePatch(type, object.metadata?.namespace ?? "", object.metadata?.name ?? "", {
+    metadata: {
+      resourceVersion: object.metadata?.resourceVersion,
+      annotations: { [ORIGINAL_CONFIGURATION_ANNOTATION]: JSON.stringify(original) },
+    },
+  });
+}

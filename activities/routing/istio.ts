@@ -1,0 +1,130 @@
+/**
+ * Istio (`istio`): a VirtualService named after the apex Service, for the apex host plus
+ * `service.hosts` on `service.gateways`, with one HTTP route splitting traffic between the
+ * primary and canary hosts by weight (mirroring with `mirror` and `mirrorPercentage`); A/B testing
+ * puts a route for requests matching `analysis.match` in front. Retries, timeout, headers,
+ * corsPolicy, rewrite and matches come from `spec.service`. DestinationRules for the primary and
+ * canary hosts carry `service.trafficPolicy`.
+ */
+import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
+import { serviceNames } from "../../src/api/defaults.ts";
+import type { KubeObject } from "../../src/kube/client.ts";
+import { RESOURCES } from "../../src/kube/resources.ts";
+import type { Routes } from "../../workflows/activity-port.ts";
+import { routeTo } from "../../workflows/decisions/routes.ts";
+import { withoutTooling } from "../workload-primary.ts";
+import { combine, type IstioMatch, mergeIstio, toIstioMatch } from "./match.ts";
+import { compact, ObjectRouter, type RouterContext } from "./router.ts";
+
+interface Destination {
+  readonly destination: { readonly host: string; readonly port?: { readonly number: number } };
+  readonly weight?: number;
+}
+
+interface HttpRoute {
+  readonly match?: IstioMatch[];
+  readonly route?: Destination[];
+  readonly mirror?: { readonly host: string };
+}
+
+function metadata(spec: ResolvedCanarySpec, namespace: string, name: string): Record<string, unknown> {
+  return {
+    name,
+    namespace,
+    labels: spec.service.apex?.labels ?? {},
+    annotations: withoutTooling(spec.service.apex?.annotations),
+  };
+}
+
+export function buildVirtualService(spec: ResolvedCanarySpec, namespace: string, routes: Routes): KubeObject {
+  const names = serviceNames(spec);
+  const service = spec.service;
+  const port = { number: service.port };
+  const serviceMatches = (service.match ?? []).map(toIstioMatch);
+  const rewrite =
+    service.rewrite === undefined
+      ? undefined
+      : compact({ uri: service.rewrite.uri, authority: service.rewrite.authority });
+  const http = (match: IstioMatch[], split: Routes): HttpRoute =>
+    compact({
+      match,
+      rewrite,
+      timeout: service.timeout,
+      retries: service.retries,
+      headers: service.headers,
+      corsPolicy: service.corsPolicy,
+      route: [
+        { destination: { host: names.primary, port }, weight: split.primaryWeight },
+        { destination: { host: names.canary, port }, weight: split.canaryWeight },
+      ],
+      mirror: split.mirror ? { host: names.canary, port } : undefined,
+      mirrorPercentage:
+        split.mirror && spec.analysis.mirrorWeight !== undefined
+          ? { value: spec.analysis.mirrorWeight }
+          : undefined,
+    });
+  const routesList =
+    spec.strategy.kind === "ab-testing"
+      ? [
+          http(combine(spec.analysis.match.map(toIstioMatch), serviceMatches, mergeIstio), routes),
+          http(serviceMatches, routeTo(0)),
+        ]
+      : [http(serviceMatches, routes)];
+  // A delegate VirtualService is included by another one, which owns hosts and gateways.
+  const hosts = service.delegation ? undefined : [...new Set([names.apex, ...(service.hosts ?? [])])];
+  return {
+    apiVersion: "networking.istio.io/v1beta1",
+    kind: "VirtualService",
+    metadata: metadata(spec, namespace, names.apex),
+    spec: compact({
+      hosts,
+      gateways: service.delegation ? undefined : service.gateways,
+      http: routesList,
+    }),
+  };
+}
+
+export function buildDestinationRule(spec: ResolvedCanarySpec, namespace: string, host: string): KubeObject {
+  return {
+    apiVersion: "networking.istio.io/v1beta1",
+    kind: "DestinationRule",
+    metadata: { name: host, namespace },
+    spec: compact({ host, trafficPolicy: spec.service.trafficPolicy }),
+  };
+}
+
+/** The split of the first HTTP route: the A/B route when testing A/B, the only route otherwise. */
+export function parseVirtualService(spec: ResolvedCanarySpec, virtualService: KubeObject): Routes {
+  const names = serviceNames(spec);
+  const first = ((virtualService.spec as { http?: HttpRoute[] } | undefined)?.http ?? [])[0];
+  const weight = (host: string) => {
+    const destinations = first?.route ?? [];
+    const found = destinations.find((d) => d.destination.host === host);
+    // A route with a single destination and no weight sends it everything.
+    return found === undefined ? 0 : (found.weight ?? (destinations.length === 1 ? 100 : 0));
+  };
+  return {
+    primaryWeight: weight(names.primary),
+    canaryWeight: weight(names.canary),
+    mirror: first?.mirror?.host === names.canary,
+  };
+}
+
+export const istioRouter = new ObjectRouter(
+  (ctx: RouterContext) => {
+    const names = serviceNames(ctx.spec);
+    return {
+      weighted: {
+        type: RESOURCES.virtualServices,
+        name: names.apex,
+        build: (routes: Routes) => buildVirtualService(ctx.spec, ctx.namespace, routes),
+      },
+      others: [names.primary, names.canary].map((host) => ({
+        type: RESOURCES.destinationRules,
+        name: host,
+        build: () => buildDestinationRule(ctx.spec, ctx.namespace, host),
+      })),
+    };
+  },
+  (ctx, object) => parseVirtualService(ctx.spec, object),
+);

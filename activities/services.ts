@@ -1,0 +1,163 @@
+/**
+ * The ClusterIP Services of a Canary, from `spec.service`: `<name>-primary` selects the primary's
+ * pods, `<name>-canary` the target's, and the apex `<name>` the primary's (the kubernetes provider
+ * switches it to the canary for blue/green). Applied with server-side apply, so re-running is
+ * harmless and fields other managers set on the Services are kept.
+ */
+import type { V1Container, V1Service, V1ServicePort } from "@kubernetes/client-node";
+import { type ResolvedCanarySpec, serviceNames } from "../src/api/defaults.ts";
+import type { KubeClient } from "../src/kube/client.ts";
+import { type CanaryIdentity, ORIGINAL_CONFIGURATION_ANNOTATION } from "../src/kube/metadata.ts";
+import { RESOURCES } from "../src/kube/resources.ts";
+import { retryOnConflict } from "../src/kube/retry.ts";
+import { adopt, isManaged, originalOf, recordOriginal } from "./ownership.ts";
+import { primaryName, type SelectorLabel, type Workload, withoutTooling } from "./workload-primary.ts";
+
+export type ServiceRole = "apex" | "primary" | "canary";
+
+/** Containers that are mesh sidecars, whose ports port discovery leaves out. */
+const SIDECARS = new Set(["istio-proxy", "linkerd-proxy", "envoy", "envoy-sidecar", "kuma-sidecar"]);
+
+/** The main port, then (with portDiscovery) the target's other container ports. */
+export function servicePorts(spec: ResolvedCanarySpec, target: Workload | undefined): V1ServicePort[] {
+  const service = spec.service;
+  const main: V1ServicePort = {
+    name: service.portName,
+    protocol: "TCP",
+    port: service.port,
+    targetPort: service.targetPort as V1ServicePort["targetPort"],
+    ...(service.appProtocol ? { appProtocol: service.appProtocol } : {}),
+  };
+  if (!service.portDiscovery) return [main];
+  const ports = [main];
+  const containers: V1Container[] = target?.spec?.template?.spec?.containers ?? [];
+  for (const container of containers) {
+    if (SIDECARS.has(container.name)) continue;
+    (container.ports ?? []).forEach((p, i) => {
+      const isMain =
+        p.containerPort === service.port ||
+        p.containerPort === service.targetPort ||
+        p.name === service.targetPort;
+      const protocol = p.protocol ?? "TCP";
+      if (isMain || ports.some((q) => q.port === p.containerPort && q.protocol === protocol)) return;
+      ports.push({
+        name: p.name ?? `tcp-${container.name}-${i}`,
+        protocol,
+        port: p.containerPort,
+        targetPort: p.containerPort as V1ServicePort["targetPort"],
+      });
+    });
+  }
+  return ports;
+}
+
+/** The apply configuration of one Service; `toCanary` points the apex at the canary's pods. */
+export function buildService(
+  spec: ResolvedCanarySpec,
+  namespace: string,
+  role: ServiceRole,
+  label: SelectorLabel,
+  ports: V1ServicePort[],
+  toCanary = false,
+): V1Service {
+  const name = serviceNames(spec)[role];
+  const custom = spec.service[role];
+  const selectsCanary = role === "canary" || (role === "apex" && toCanary);
+  return {
+    metadata: {
+      name,
+      namespace,
+      labels: { ...custom?.labels, [label.key]: name },
+      annotations: withoutTooling(custom?.annotations),
+    },
+    spec: {
+      type: "ClusterIP",
+      selector: { [label.key]: selectsCanary ? label.value : primaryName(label.value) },
+      ports,
+      ...(spec.service.headless ? { clusterIP: "None" } : {}),
+      ...(spec.service.trafficDistribution ? { trafficDistribution: spec.service.trafficDistribution } : {}),
+    },
+  };
+}
+
+interface OriginalService {
+  readonly selector?: Record<string, string>;
+  readonly ports?: V1ServicePort[];
+}
+
+/**
+ * Applies the primary, canary and apex Services. One the user created before is taken over (its
+ * selector and ports are recorded first, for finalize); one the operator creates is owned by the
+ * Canary. An apex the kubernetes provider switched to the canary stays switched.
+ */
+export async function reconcileServices(
+  kube: KubeClient,
+  namespace: string,
+  spec: ResolvedCanarySpec,
+  label: SelectorLabel,
+  target: Workload,
+  owner: CanaryIdentity,
+): Promise<void> {
+  const ports = servicePorts(spec, target);
+  for (const role of ["primary", "canary", "apex"] as const) {
+    const desired = buildService(spec, namespace, role, label, ports);
+    const name = desired.metadata?.name ?? "";
+    const existing = await kube.find<V1Service>(RESOURCES.services, namespace, name);
+    if (existing) {
+      // Initialization must not undo a blue/green switch the kubernetes provider made.
+      if (
+        role === "apex" &&
+        isManaged(existing, owner) &&
+        existing.spec?.selector?.[label.key] === label.value
+      ) {
+        desired.spec = { ...desired.spec, selector: existing.spec.selector };
+      }
+      const original: OriginalService = { selector: existing.spec?.selector, ports: existing.spec?.ports };
+      await recordOriginal(kube, RESOURCES.services, existing, owner, original);
+    }
+    const applied = await kube.apply<V1Service>(RESOURCES.services, namespace, name, desired);
+    if (!existing) await adopt(kube, RESOURCES.services, applied, owner);
+  }
+}
+
+/**
+ * On deletion with revertOnDeletion: the apex Service goes back to selecting the target's pods.
+ * One the user had before gets its own selector and ports back; one the operator created is
+ * pointed at the target and released from the Canary, so it outlives it.
+ */
+export async function revertApexService(
+  kube: KubeClient,
+  namespace: string,
+  spec: ResolvedCanarySpec,
+  label: SelectorLabel,
+  target: Workload,
+  owner: CanaryIdentity,
+): Promise<void> {
+  const name = serviceNames(spec).apex;
+  await retryOnConflict(async () => {
+    const apex = await kube.find<V1Service>(RESOURCES.services, namespace, name);
+    if (!apex) return;
+    const original = originalOf<OriginalService>(apex);
+    if (original) {
+      const annotations = { ...apex.metadata?.annotations };
+      delete annotations[ORIGINAL_CONFIGURATION_ANNOTATION];
+      await kube.replace(RESOURCES.services, namespace, name, {
+        ...apex,
+        metadata: { ...apex.metadata, annotations },
+        spec: { ...apex.spec, selector: original.selector, ports: original.ports ?? apex.spec?.ports },
+      });
+      return;
+    }
+    if (!isManaged(apex, owner)) return;
+    const desired = buildService(spec, namespace, "apex", label, servicePorts(spec, target), true);
+    const applied = await kube.apply<V1Service>(RESOURCES.services, namespace, name, desired);
+    const references = applied.metadata?.ownerReferences ?? [];
+    const index = references.findIndex((ref) => ref.uid === owner.uid);
+    if (index >= 0) {
+      await kube.jsonPatch(RESOURCES.services, namespace, name, [
+        { op: "test", path: `/metadata/ownerReferences/${index}/uid`, value: owner.uid },
+        { op: "remove", path: `/metadata/ownerReferences/${index}` },
+      ]);
+    }
+  });
+}

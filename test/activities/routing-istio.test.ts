@@ -1,0 +1,184 @@
+/**
+ * The Istio router against the real VirtualService and DestinationRule CRDs: weights, mirroring
+ * (with mirrorPercentage) and A/B matches round trip; spec.service fields (hosts, gateways,
+ * retries, timeout, headers, corsPolicy, rewrite, trafficPolicy) shape the objects; finalize
+ * gives back a VirtualService the user had and removes the DestinationRules it made.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ORIGINAL_CONFIGURATION_ANNOTATION } from "../../src/kube/metadata.ts";
+import { RESOURCES } from "../../src/kube/resources.ts";
+import { routeTo } from "../../workflows/decisions/routes.ts";
+import {
+  admin,
+  canarySpec,
+  createCanary,
+  deployment,
+  isAvailable,
+  operatorActivities,
+  testNamespace,
+  waitForDeployment,
+} from "./kube-support.ts";
+
+const namespace = testNamespace("routing-istio");
+
+interface VirtualService {
+  metadata: { annotations?: Record<string, string> };
+  spec: {
+    hosts?: string[];
+    gateways?: string[];
+    http: {
+      match?: Record<string, unknown>[];
+      route: { destination: { host: string; port?: { number: number } }; weight?: number }[];
+      mirror?: { host: string };
+      mirrorPercentage?: { value: number };
+      [key: string]: unknown;
+    }[];
+  };
+}
+
+async function virtualService(name: string): Promise<VirtualService> {
+  return admin.get<VirtualService>(RESOURCES.virtualServices, namespace, name);
+}
+
+async function workload(name: string): Promise<void> {
+  await admin.create(RESOURCES.deployments, namespace, deployment(namespace, name, 1));
+  await waitForDeployment(namespace, name, isAvailable, "available");
+}
+
+describe("istio router", () => {
+  it("builds VirtualService and DestinationRules from spec.service and round-trips weights and mirroring", async () => {
+    await workload("web");
+    const service = {
+      port: 9898,
+      hosts: ["web.example.test"],
+      gateways: ["public-gateway.istio-system.svc.cluster.local"],
+      timeout: "5s",
+      retries: { attempts: 3, perTryTimeout: "1s", retryOn: "gateway-error,connect-failure" },
+      headers: { request: { add: { "x-some-header": "value" } } },
+      corsPolicy: { allowOrigins: [{ exact: "https://example.test" }], allowMethods: ["GET"], maxAge: "24h" },
+      rewrite: { uri: "/" },
+      match: [{ uri: { prefix: "/api" } }],
+      trafficPolicy: { tls: { mode: "ISTIO_MUTUAL" } },
+    };
+    const target = await createCanary(
+      namespace,
+      "web",
+      canarySpec("web", {
+        provider: "istio",
+        service,
+        analysis: { interval: "1s", stepWeight: 10, maxWeight: 50, mirror: true, mirrorWeight: 30 },
+      }),
+    );
+    const { kube, activities } = operatorActivities();
+    await activities.initialize(target);
+
+    let vs = await virtualService("web");
+    assert.deepEqual(vs.spec.hosts, ["web", "web.example.test"]);
+    assert.deepEqual(vs.spec.gateways, service.gateways);
+    const [http] = vs.spec.http;
+    assert.deepEqual(http?.match, service.match);
+    assert.equal(http?.timeout, "5s");
+    assert.deepEqual(http?.retries, service.retries);
+    assert.deepEqual(http?.headers, service.headers);
+    assert.deepEqual(http?.corsPolicy, service.corsPolicy);
+    assert.deepEqual(http?.rewrite, { uri: "/" });
+    assert.deepEqual(
+      http?.route.map((r) => [r.destination.host, r.destination.port?.number, r.weight]),
+      [
+        ["web-primary", 9898, 100],
+        ["web-canary", 9898, 0],
+      ],
+    );
+    for (const host of ["web-primary", "web-canary"]) {
+      const rule = await admin.get<{ spec: Record<string, unknown> }>(
+        RESOURCES.destinationRules,
+        namespace,
+        host,
+      );
+      assert.deepEqual(rule.spec, { host, trafficPolicy: service.trafficPolicy });
+    }
+
+    await activities.setRoutes(target, routeTo(0, true));
+    assert.deepEqual(await activities.getRoutes(target), routeTo(0, true));
+    vs = await virtualService("web");
+    assert.equal(vs.spec.http[0]?.mirror?.host, "web-canary");
+    assert.deepEqual(vs.spec.http[0]?.mirrorPercentage, { value: 30 });
+
+    const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(30)));
+    assert.deepEqual(step.requests, { "patch virtualservices": 1 });
+    assert.deepEqual(await activities.getRoutes(target), routeTo(30));
+    assert.equal(
+      (await virtualService("web")).spec.http[0]?.mirror,
+      undefined,
+      "mirroring ends with the mirror step",
+    );
+  });
+
+  it("A/B testing puts a route for matching requests in front", async () => {
+    await workload("shop");
+    const target = await createCanary(
+      namespace,
+      "shop",
+      canarySpec("shop", {
+        provider: "istio",
+        service: { port: 80, match: [{ uri: { prefix: "/" } }] },
+        analysis: {
+          interval: "1s",
+          iterations: 2,
+          match: [
+            { headers: { "x-canary": { regex: ".*insider.*" } } },
+            {
+              headers: [
+                { name: "cookie", value: "^(.*?;)?(canary=always)(;.*)?$", type: "RegularExpression" },
+              ],
+            },
+          ],
+        },
+      }),
+    );
+    const { activities } = operatorActivities();
+    await activities.initialize(target);
+    await activities.setRoutes(target, routeTo(100));
+    assert.deepEqual(await activities.getRoutes(target), routeTo(100));
+    const vs = await virtualService("shop");
+    assert.deepEqual(vs.spec.http[0]?.match, [
+      { uri: { prefix: "/" }, headers: { "x-canary": { regex: ".*insider.*" } } },
+      { uri: { prefix: "/" }, headers: { cookie: { regex: "^(.*?;)?(canary=always)(;.*)?$" } } },
+    ]);
+    assert.deepEqual(
+      vs.spec.http[0]?.route.map((r) => r.weight),
+      [0, 100],
+    );
+    assert.deepEqual(vs.spec.http[1]?.match, [{ uri: { prefix: "/" } }]);
+    assert.deepEqual(
+      vs.spec.http[1]?.route.map((r) => r.weight),
+      [100, 0],
+    );
+  });
+
+  it("gives back a VirtualService the user had and removes the DestinationRules it made", async () => {
+    await workload("legacy");
+    const original = { hosts: ["legacy"], http: [{ route: [{ destination: { host: "legacy" } }] }] };
+    await admin.create(RESOURCES.virtualServices, namespace, {
+      metadata: { name: "legacy" },
+      spec: original,
+    });
+    const target = await createCanary(
+      namespace,
+      "legacy",
+      canarySpec("legacy", { provider: "istio", revertOnDeletion: true }),
+    );
+    const { activities } = operatorActivities();
+    await activities.initialize(target);
+    assert.deepEqual(await activities.getRoutes(target), routeTo(0));
+    assert.ok((await virtualService("legacy")).metadata.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION]);
+
+    await activities.finalize(target, true);
+    const vs = await virtualService("legacy");
+    assert.deepEqual(vs.spec, original);
+    assert.equal(vs.metadata.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION], undefined);
+    assert.equal(await admin.find(RESOURCES.destinationRules, namespace, "legacy-primary"), undefined);
+    assert.equal(await admin.find(RESOURCES.destinationRules, namespace, "legacy-canary"), undefined);
+  });
+});

@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ApplicationFailure } from "@temporalio/common";
+import { buildHttpRoute, parseHttpRoute } from "../../activities/routing/gatewayapi.ts";
+import {
+  buildDestinationRule,
+  buildVirtualService,
+  parseVirtualService,
+} from "../../activities/routing/istio.ts";
+import {
+  combine,
+  mergeGateway,
+  mergeIstio,
+  toGatewayMatch,
+  toIstioMatch,
+} from "../../activities/routing/match.ts";
+import { routerFor } from "../../activities/routing/registry.ts";
+import { compact } from "../../activities/routing/router.ts";
+import { buildService, servicePorts } from "../../activities/services.ts";
+import { NON_RETRYABLE_ERRORS } from "../../workflows/activity-port.ts";
+import { routeTo } from "../../workflows/decisions/routes.ts";
+import { spec } from "./helpers/specs.ts";
+
+describe("match conversion", () => {
+  it("turns Istio string matches into Gateway API matches", () => {
+    assert.deepEqual(
+      toGatewayMatch(
+        {
+          uri: { prefix: "/api" },
+          method: "get",
+          headers: {
+            "x-a": { exact: "1" },
+            "x-b": { prefix: "v1." },
+            "x-c": { suffix: ".test" },
+            "x-d": { regex: "a+" },
+          },
+          queryParams: { q: { exact: "1" } },
+        },
+        "analysis.match[0]",
+        "gatewayapi:v1",
+      ),
+      {
+        path: { type: "PathPrefix", value: "/api" },
+        method: "GET",
+        headers: [
+          { name: "x-a", type: "Exact", value: "1" },
+          { name: "x-b", type: "RegularExpression", value: "^v1\\..*" },
+          { name: "x-c", type: "RegularExpression", value: ".*\\.test$" },
+          { name: "x-d", type: "RegularExpression", value: "a+" },
+        ],
+        queryParams: [{ name: "q", type: "Exact", value: "1" }],
+      },
+    );
+    assert.deepEqual(toGatewayMatch({ uri: { regex: "/v[0-9]+" } }, "m", "p").path, {
+      type: "RegularExpression",
+      value: "/v[0-9]+",
+    });
+    assert.deepEqual(toGatewayMatch({ headers: [{ name: "x", value: "y" }] }, "m", "p").headers, [
+      { type: "Exact", name: "x", value: "y" },
+    ]);
+  });
+
+  it("rejects what the Gateway API cannot express, naming the field", () => {
+    assert.throws(
+      () => toGatewayMatch({ sourceLabels: { app: "x" } }, "analysis.match[1]", "gatewayapi:v1"),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === NON_RETRYABLE_ERRORS.invalidSpec &&
+        /analysis\.match\[1\]\.sourceLabels is not supported by the gatewayapi:v1 provider/.test(err.message),
+    );
+  });
+
+  it("turns Gateway API matches into Istio matches and keeps Istio's own", () => {
+    assert.deepEqual(
+      toIstioMatch({
+        path: { type: "PathPrefix", value: "/x" },
+        method: "POST",
+        headers: [{ name: "cookie", value: "a=b", type: "RegularExpression" }],
+        sourceLabels: { app: "client" },
+      }),
+      {
+        uri: { prefix: "/x" },
+        method: { exact: "POST" },
+        headers: { cookie: { regex: "a=b" } },
+        sourceLabels: { app: "client" },
+      },
+    );
+  });
+
+  it("combines A/B conditions with service conditions", () => {
+    assert.deepEqual(
+      combine([1, 2], [], (a, b) => a + b),
+      [1, 2],
+    );
+    assert.deepEqual(
+      combine([1, 2], [10, 20], (a, b) => a + b),
+      [11, 21, 12, 22],
+    );
+    assert.deepEqual(
+      mergeGateway(
+        { path: { type: "PathPrefix", value: "/" }, headers: [{ type: "Exact", name: "a", value: "1" }] },
+        {
+          headers: [{ type: "Exact", name: "b", value: "2" }],
+        },
+      ),
+      {
+        path: { type: "PathPrefix", value: "/" },
+        headers: [
+          { type: "Exact", name: "a", value: "1" },
+          { type: "Exact", name: "b", value: "2" },
+        ],
+      },
+    );
+    assert.deepEqual(
+      mergeIstio(
+        { uri: { prefix: "/" }, headers: { a: { exact: "1" } } },
+        { headers: { b: { exact: "2" } } },
+      ),
+      {
+        uri: { prefix: "/" },
+        headers: { a: { exact: "1" }, b: { exact: "2" } },
+      },
+    );
+  });
+});
+
+describe("HTTPRoute", () => {
+  const canary = spec({ stepWeight: 10, mirror: true, mirrorWeight: 25 }, { provider: "gatewayapi:v1" });
+
+  it("round-trips weights and mirroring", () => {
+    for (const routes of [routeTo(0), routeTo(0, true), routeTo(30), routeTo(100)]) {
+      assert.deepEqual(parseHttpRoute(canary, buildHttpRoute(canary, "ns", routes)), routes);
+    }
+  });
+
+  it("leaves out what the spec does not set", () => {
+    const route = buildHttpRoute(canary, "ns", routeTo(10));
+    assert.deepEqual(route.spec, {
+      rules: [
+        {
+          backendRefs: [
+            { name: "podinfo-primary", port: 9898, weight: 90 },
+            { name: "podinfo-canary", port: 9898, weight: 10 },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("rewrites and header modifiers become filters", () => {
+    const withFilters = spec(
+      { stepWeight: 10 },
+      {
+        provider: "gatewayapi:v1",
+        service: {
+          port: 80,
+          rewrite: { uri: "/v2", type: "ReplaceFullPath", authority: "b.test" },
+          headers: { response: { add: { "x-served-by": "canary" } } },
+        },
+      },
+    );
+    const [rule] = (buildHttpRoute(withFilters, "ns", routeTo(0)).spec as { rules: { filters: unknown[] }[] })
+      .rules;
+    assert.deepEqual(rule?.filters, [
+      {
+        type: "ResponseHeaderModifier",
+        responseHeaderModifier: { add: [{ name: "x-served-by", value: "canary" }] },
+      },
+      {
+        type: "URLRewrite",
+        urlRewrite: { hostname: "b.test", path: { type: "ReplaceFullPath", replaceFullPath: "/v2" } },
+      },
+    ]);
+  });
+});
+
+describe("VirtualService", () => {
+  it("round-trips weights and mirroring; a delegate has no hosts or gateways", () => {
+    const canary = spec({ stepWeight: 10, mirror: true }, { provider: "istio" });
+    for (const routes of [routeTo(0), routeTo(0, true), routeTo(50)]) {
+      assert.deepEqual(parseVirtualService(canary, buildVirtualService(canary, "ns", routes)), routes);
+    }
+    const delegate = spec(
+      { stepWeight: 10 },
+      { provider: "istio", service: { port: 80, delegation: true, hosts: ["x"], gateways: ["g"] } },
+    );
+    const vs = buildVirtualService(delegate, "ns", routeTo(0)).spec as Record<string, unknown>;
+    assert.equal(vs.hosts, undefined);
+    assert.equal(vs.gateways, undefined);
+  });
+
+  it("reads a single unweighted destination as all traffic", () => {
+    const canary = spec({ stepWeight: 10 }, { provider: "istio" });
+    const vs = { spec: { http: [{ route: [{ destination: { host: "podinfo-primary" } }] }] } };
+    assert.deepEqual(parseVirtualService(canary, vs as never), routeTo(0));
+  });
+
+  it("DestinationRules carry the traffic policy", () => {
+    const canary = spec(
+      { stepWeight: 10 },
+      { provider: "istio", service: { port: 80, trafficPolicy: { tls: { mode: "DISABLE" } } } },
+    );
+    assert.deepEqual(buildDestinationRule(canary, "ns", "podinfo-canary").spec, {
+      host: "podinfo-canary",
+      trafficPolicy: { tls: { mode: "DISABLE" } },
+    });
+  });
+});
+
+describe("Services", () => {
+  it("select the primary, the canary, and (switched) the canary for the apex", () => {
+    const canary = spec({ iterations: 2 }, { provider: "kubernetes" });
+    const label = { key: "app", value: "podinfo" };
+    const ports = servicePorts(canary, undefined);
+    assert.deepEqual(ports, [{ name: "http", protocol: "TCP", port: 9898, targetPort: 9898 }]);
+    assert.deepEqual(buildService(canary, "ns", "apex", label, ports).spec?.selector, {
+      app: "podinfo-primary",
+    });
+    assert.deepEqual(buildService(canary, "ns", "apex", label, ports, true).spec?.selector, {
+      app: "podinfo",
+    });
+    assert.deepEqual(buildService(canary, "ns", "canary", label, ports).spec?.selector, { app: "podinfo" });
+    assert.deepEqual(buildService(canary, "ns", "primary", label, ports).spec?.selector, {
+      app: "podinfo-primary",
+    });
+  });
+});
+
+describe("registry", () => {
+  it("chooses by provider and rejects the ones not supported yet", () => {
+    assert.ok(routerFor("istio"));
+    assert.ok(routerFor("gatewayapi:v1"));
+    assert.ok(routerFor("kubernetes"));
+    assert.throws(() => routerFor("nginx"), /provider nginx is not supported yet/);
+  });
+
+  it("compact drops undefined values and empty lists only", () => {
+    assert.deepEqual(compact({ a: undefined, b: [], c: {}, d: 0, e: "" }), { c: {}, d: 0, e: "" });
+  });
+});
