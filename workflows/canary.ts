@@ -105,6 +105,9 @@ export interface CarriedState {
   };
   readonly nextCommandId: number;
   readonly steps: number;
+  /** Keeps the analysis cadence across runs. */
+  readonly nextStepAtMs: number | undefined;
+  readonly pendingRevision: string | undefined;
 }
 
 export interface CanaryWorkflowInput {
@@ -135,7 +138,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   /** Set when this run saw a rollout end: the run then continues as new. */
   let rolloutEnded = false;
   /** Workflow time at which the next analysis step is due. */
-  let nextStepAtMs: number | undefined;
+  let nextStepAtMs: number | undefined = carried?.nextStepAtMs;
 
   const now = () => Date.now();
   /** The phase as of now: awaits in between may have moved it. */
@@ -411,7 +414,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   }
 
   /** Revision seen before initialization finished; it starts once the primary exists. */
-  let pendingRevision: string | undefined;
+  let pendingRevision: string | undefined = carried?.pendingRevision;
 
   async function drainInbox(): Promise<"continue" | "terminated"> {
     while (inbox.length > 0) {
@@ -599,6 +602,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
             lastAnalysis,
             nextCommandId,
             steps,
+            nextStepAtMs,
+            pendingRevision,
           },
         });
       }

@@ -73,23 +73,29 @@ export class WorkflowTestWorld {
   private worker: Worker | undefined;
   private running: Promise<void> | undefined;
   private generation = 1;
+  private temporalNamespace = "default";
 
   constructor(taskQueue = `canary-tests-${randomUUID()}`) {
     this.taskQueue = taskQueue;
   }
 
-  async connect(): Promise<void> {
-    const world = worldEnv();
-    this.connection = await Connection.connect({ address: world.temporalAddress });
-    this.client = new Client({ connection: this.connection, namespace: world.temporalNamespace });
-    this.workerConnection = await NativeConnection.connect({ address: world.temporalAddress });
+  /** Connects to the test world's Temporal, or to another server (e.g. one with special dynamic config). */
+  async connect(server?: { address: string; namespace: string }): Promise<void> {
+    const { address, namespace } = server ?? {
+      address: worldEnv().temporalAddress,
+      namespace: worldEnv().temporalNamespace,
+    };
+    this.temporalNamespace = namespace;
+    this.connection = await Connection.connect({ address });
+    this.client = new Client({ connection: this.connection, namespace });
+    this.workerConnection = await NativeConnection.connect({ address });
   }
 
   /** Starts a worker on the task queue (again, after stopWorker, for durability tests). */
   async startWorker(): Promise<void> {
     this.worker = await Worker.create({
       connection: this.workerConnection,
-      namespace: worldEnv().temporalNamespace,
+      namespace: this.temporalNamespace,
       taskQueue: this.taskQueue,
       workflowBundle: await workflowBundle(),
       activities: modelActivities(this.models),
