@@ -16,11 +16,7 @@ import type {
 } from "@kubernetes/client-node";
 import type { TargetKind } from "../src/api/canary.ts";
 import { type ConfigKind, type ConfigObject, configKey, type TrackedConfig } from "../src/kube/configs.ts";
-import {
-  isToolingMetadata,
-  REVISION_ANNOTATION,
-  SCALE_TO_ZERO_NODE_SELECTORS,
-} from "../src/kube/metadata.ts";
+import { isToolingMetadata, REVISION_ANNOTATION, withoutScaleToZero } from "../src/kube/metadata.ts";
 
 export type Workload = V1Deployment | V1DaemonSet;
 
@@ -166,17 +162,6 @@ export function rewriteConfigRefs(spec: V1PodSpec, copies: ReadonlyMap<string, s
     }
   }
   return out;
-}
-
-/** A DaemonSet target scaled to zero carries a node selector no node matches; its primary must not. */
-function withoutScaleToZero(spec: V1PodSpec): V1PodSpec {
-  if (!spec.nodeSelector) return spec;
-  const nodeSelector = Object.fromEntries(
-    Object.entries(spec.nodeSelector).filter(
-      ([key]) => !(SCALE_TO_ZERO_NODE_SELECTORS as readonly string[]).includes(key),
-    ),
-  );
-  return { ...spec, nodeSelector: Object.keys(nodeSelector).length > 0 ? nodeSelector : undefined };
 }
 
 /** The `-primary` copy of a tracked config: same content, mutable (so promotions can update it). */

@@ -12,7 +12,7 @@ import type {
   V1Secret,
 } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.ts";
-import { CONFIG_TRACKING_ANNOTATION, SCALE_TO_ZERO_NODE_SELECTORS } from "./metadata.ts";
+import { CONFIG_TRACKING_ANNOTATION, withoutScaleToZero } from "./metadata.ts";
 import { RESOURCES } from "./resources.ts";
 
 export type ConfigKind = "ConfigMap" | "Secret";
@@ -99,20 +99,8 @@ export function computeRevision(
   template: V1PodTemplateSpec | undefined,
   trackedChecksums: Readonly<Record<string, string>> = {},
 ): string {
-  return digest({ template: withoutScaleToZero(template ?? {}), configs: trackedChecksums });
-}
-
-function withoutScaleToZero(template: V1PodTemplateSpec): V1PodTemplateSpec {
-  const selector = template.spec?.nodeSelector;
-  if (!selector || !SCALE_TO_ZERO_NODE_SELECTORS.some((key) => key in selector)) return template;
-  const nodeSelector = Object.fromEntries(
-    Object.entries(selector).filter(
-      ([key]) => !(SCALE_TO_ZERO_NODE_SELECTORS as readonly string[]).includes(key),
-    ),
-  );
-  const spec = { ...template.spec, nodeSelector } as V1PodSpec;
-  if (Object.keys(nodeSelector).length === 0) delete spec.nodeSelector;
-  return { ...template, spec };
+  const spec = template?.spec && withoutScaleToZero(template.spec);
+  return digest({ template: { ...template, spec }, configs: trackedChecksums });
 }
 
 /** 16 hex digits of SHA-256 over canonical JSON (sorted keys), so equal content hashes equally. */

@@ -3,7 +3,7 @@
  * put in their manifests keep Flagger's names so existing manifests behave the same; keys only
  * the operator writes use its own prefix.
  */
-import type { V1OwnerReference } from "@kubernetes/client-node";
+import type { V1OwnerReference, V1PodSpec } from "@kubernetes/client-node";
 import { API_VERSION } from "../api/canary.ts";
 
 /** Flagger's finalizer name, so Canaries migrated from Flagger are released on deletion too. */
@@ -23,10 +23,20 @@ export const REVISION_ANNOTATION = "durable-canary.io/revision";
  * replicas. Flagger's key is recognised too, for DaemonSets it scaled down before a migration.
  */
 export const SCALE_TO_ZERO_NODE_SELECTOR = "durable-canary.io/scale-to-zero";
-export const SCALE_TO_ZERO_NODE_SELECTORS = [
+export const SCALE_TO_ZERO_NODE_SELECTORS: readonly string[] = [
   SCALE_TO_ZERO_NODE_SELECTOR,
   "flagger.app/scale-to-zero",
-] as const;
+];
+
+/** The pod spec without the scale-to-zero node selector (the same object when it has none). */
+export function withoutScaleToZero(spec: V1PodSpec): V1PodSpec {
+  const selector = spec.nodeSelector;
+  if (!selector || !SCALE_TO_ZERO_NODE_SELECTORS.some((key) => key in selector)) return spec;
+  const nodeSelector = Object.fromEntries(
+    Object.entries(selector).filter(([key]) => !SCALE_TO_ZERO_NODE_SELECTORS.includes(key)),
+  );
+  return { ...spec, nodeSelector: Object.keys(nodeSelector).length > 0 ? nodeSelector : undefined };
+}
 
 /** Labels Flagger matches a workload's pods by, in order of preference (its --selector-labels default). */
 export const DEFAULT_SELECTOR_LABELS = ["app", "name", "app.kubernetes.io/name"] as const;

@@ -166,6 +166,14 @@ export async function waitForDeployment(
   );
 }
 
+/** Creates the Deployment and waits until all its replicas are available. */
+export async function createAvailable(body: V1Deployment): Promise<V1Deployment> {
+  const namespace = body.metadata?.namespace ?? "";
+  const name = body.metadata?.name ?? "";
+  await admin.create(RESOURCES.deployments, namespace, body);
+  return waitForDeployment(namespace, name, isAvailable, "available");
+}
+
 export function isAvailable(d: V1Deployment): boolean {
   const desired = d.spec?.replicas ?? 1;
   return (

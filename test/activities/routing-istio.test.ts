@@ -12,12 +12,11 @@ import { routeTo } from "../../workflows/decisions/routes.ts";
 import {
   admin,
   canarySpec,
+  createAvailable,
   createCanary,
   deployment,
-  isAvailable,
   operatorActivities,
   testNamespace,
-  waitForDeployment,
 } from "./kube-support.ts";
 
 const namespace = testNamespace("routing-istio");
@@ -42,8 +41,7 @@ async function virtualService(name: string): Promise<VirtualService> {
 }
 
 async function workload(name: string): Promise<void> {
-  await admin.create(RESOURCES.deployments, namespace, deployment(namespace, name, 1));
-  await waitForDeployment(namespace, name, isAvailable, "available");
+  await createAvailable(deployment(namespace, name, 1));
 }
 
 describe("istio router", () => {

@@ -12,12 +12,11 @@ import { routeTo } from "../../workflows/decisions/routes.ts";
 import {
   admin,
   canarySpec,
+  createAvailable,
   createCanary,
   deployment,
-  isAvailable,
   operatorActivities,
   testNamespace,
-  waitForDeployment,
 } from "./kube-support.ts";
 
 const namespace = testNamespace("routing-k8s");
@@ -28,8 +27,7 @@ async function apexSelector(): Promise<Record<string, string> | undefined> {
 
 describe("kubernetes router", () => {
   it("switches the apex Service between primary and canary", async () => {
-    await admin.create(RESOURCES.deployments, namespace, deployment(namespace, "web", 1));
-    await waitForDeployment(namespace, "web", isAvailable, "available");
+    await createAvailable(deployment(namespace, "web", 1));
     const target = await createCanary(
       namespace,
       "web",

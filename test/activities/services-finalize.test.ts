@@ -12,12 +12,12 @@ import { waitFor } from "../harness/process.ts";
 import {
   admin,
   canarySpec,
+  createAvailable,
   createCanary,
   deployment,
   isAvailable,
   operatorActivities,
   testNamespace,
-  waitForDeployment,
 } from "./kube-support.ts";
 
 const namespace = testNamespace("services");
@@ -41,8 +41,7 @@ describe("services", () => {
       image: "proxy",
       ports: [{ name: "http-envoy-prom", containerPort: 15090 }],
     });
-    await admin.create(RESOURCES.deployments, namespace, api);
-    await waitForDeployment(namespace, "api", isAvailable, "available");
+    await createAvailable(api);
     const target = await createCanary(
       namespace,
       "api",
@@ -83,12 +82,11 @@ describe("services", () => {
   });
 
   it("takes over an apex Service the user had; on deletion with revert, the target gets its traffic back", async () => {
-    await admin.create(RESOURCES.deployments, namespace, deployment(namespace, "web", 2));
+    await createAvailable(deployment(namespace, "web", 2));
     await admin.create(RESOURCES.services, namespace, {
       metadata: { name: "web", labels: { owner: "user" } },
       spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] },
     });
-    await waitForDeployment(namespace, "web", isAvailable, "available");
     const target = await createCanary(namespace, "web", canarySpec("web", { revertOnDeletion: true }));
     const { kube, activities } = operatorActivities();
     await activities.initialize(target);
@@ -141,8 +139,7 @@ describe("services", () => {
   });
 
   it("an apex the operator created is pointed at the target and released on revert", async () => {
-    await admin.create(RESOURCES.deployments, namespace, deployment(namespace, "shop", 1));
-    await waitForDeployment(namespace, "shop", isAvailable, "available");
+    await createAvailable(deployment(namespace, "shop", 1));
     const target = await createCanary(namespace, "shop", canarySpec("shop", { revertOnDeletion: true }));
     const { activities } = operatorActivities();
     await activities.initialize(target);

@@ -11,19 +11,18 @@ import { NON_RETRYABLE_ERRORS } from "../../workflows/activity-port.ts";
 import {
   admin,
   canarySpec,
+  createAvailable,
   createCanary,
   deployment,
-  isAvailable,
   operatorActivities,
   testNamespace,
-  waitForDeployment,
 } from "./kube-support.ts";
 
 const namespace = testNamespace("workload-hpa");
 
 describe("autoscaler", () => {
   it("copies the HPA for the primary and scales the canary up to its minimum", async () => {
-    await admin.create(RESOURCES.deployments, namespace, deployment(namespace, "api", 3));
+    await createAvailable(deployment(namespace, "api", 3));
     await admin.create(RESOURCES.horizontalPodAutoscalers, namespace, {
       metadata: { name: "api" },
       spec: {
@@ -38,7 +37,6 @@ describe("autoscaler", () => {
         ],
       },
     });
-    await waitForDeployment(namespace, "api", isAvailable, "available");
     const target = await createCanary(
       namespace,
       "api",
@@ -79,8 +77,7 @@ describe("autoscaler", () => {
   });
 
   it("rejects a missing HPA and a KEDA ScaledObject with non-retryable errors", async () => {
-    await admin.create(RESOURCES.deployments, namespace, deployment(namespace, "solo", 1));
-    await waitForDeployment(namespace, "solo", isAvailable, "available");
+    await createAvailable(deployment(namespace, "solo", 1));
     const { activities } = operatorActivities();
     const missing = await createCanary(
       namespace,

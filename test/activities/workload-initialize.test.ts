@@ -12,12 +12,12 @@ import { waitFor } from "../harness/process.ts";
 import {
   admin,
   canarySpec,
+  createAvailable,
   createCanary,
   deployment,
   isAvailable,
   operatorActivities,
   testNamespace,
-  waitForDeployment,
 } from "./kube-support.ts";
 
 const namespace = testNamespace("workload-init");
@@ -50,8 +50,7 @@ describe("initialize (Deployment, Gateway API)", () => {
       container.env = [
         { name: "LEVEL", valueFrom: { configMapKeyRef: { name: "web-config", key: "level" } } },
       ];
-    await admin.create(RESOURCES.deployments, namespace, web);
-    await waitForDeployment(namespace, "web", isAvailable, "available");
+    await createAvailable(web);
     const target = await createCanary(namespace, "web", canarySpec("web"));
 
     // Follow both Deployments in the order the API server records their changes.

@@ -11,6 +11,7 @@ import { RESOURCES } from "../../src/kube/resources.ts";
 import {
   admin,
   canarySpec,
+  createAvailable,
   createCanary,
   deployment,
   isAvailable,
@@ -41,8 +42,7 @@ describe("config tracking and promote", () => {
         { name: "LEVEL", valueFrom: { configMapKeyRef: { name: "web-config", key: "level" } } },
       ];
     }
-    await admin.create(RESOURCES.deployments, namespace, web);
-    await waitForDeployment(namespace, "web", isAvailable, "available");
+    await createAvailable(web);
     const target = await createCanary(namespace, "web", canarySpec("web"));
     const { kube, activities } = operatorActivities();
     await activities.initialize(target);

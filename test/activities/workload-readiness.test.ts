@@ -14,6 +14,7 @@ import {
   activityEnv,
   admin,
   canarySpec,
+  createAvailable,
   deployment,
   isAvailable,
   operatorActivities,
@@ -161,8 +162,7 @@ describe("ready thresholds", () => {
       /primary is not ready: Deployment .*\/half-primary: 0 of 2 replicas available, 1 needed \(threshold 50%\)/,
     );
 
-    await admin.create(RESOURCES.deployments, namespace, deployment(namespace, "fine-primary", 2));
-    await waitForDeployment(namespace, "fine-primary", isAvailable, "available");
+    await createAvailable(deployment(namespace, "fine-primary", 2));
     await activities.checkPrimaryReady({
       ...target,
       ref: { namespace, name: "fine" },

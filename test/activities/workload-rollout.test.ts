@@ -25,6 +25,7 @@ import { workflowBundle } from "../workflows/support.ts";
 import {
   admin,
   canarySpec,
+  createAvailable,
   createCanary,
   deployment,
   isAvailable,
@@ -105,8 +106,7 @@ function settled(phase: string, revisionId: string, timeoutMs = 60_000): Promise
 
 describe("a canary rollout with the real activities", () => {
   it("steps through the weights to promotion, then rolls a never-ready revision back", async () => {
-    await admin.create(RESOURCES.deployments, namespace, deployment(namespace, "podinfo", 2));
-    await waitForDeployment(namespace, "podinfo", isAvailable, "available");
+    await createAvailable(deployment(namespace, "podinfo", 2));
     const target = await createCanary(
       namespace,
       "podinfo",
