@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BinaryKey, binaries, resolveBinary } from "../tools/catalog.ts";
 import { isAlive, logTail, type Supervisor } from "./harness/process.ts";
@@ -40,7 +40,7 @@ function runTests(env: Record<string, string>): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const reuse = process.env.DC_WORLD_DIR;
+  const reuse = process.env.DC_WORLD_DIR && resolve(process.env.DC_WORLD_DIR);
   if (reuse && existsSync(join(reuse, "world.json"))) {
     const info = JSON.parse(readFileSync(join(reuse, "world.json"), "utf8")) as WorldInfo;
     log(`using the running test world in ${reuse}`);

@@ -88,8 +88,13 @@ export interface CanaryActivities {
   setRoutes(target: Target, routes: Routes): Promise<void>;
   /** Copies the canary's pod template and tracked configs to the primary. */
   promote(target: Target): Promise<void>;
-  /** Calls every webhook of one type; an empty list when there are none. */
-  runWebhooks(target: Target, type: WebhookType, phase: CanaryPhase): Promise<WebhookResult[]>;
+  /** Calls every webhook of one type; an empty list when there are none. `event` is what an event webhook reports. */
+  runWebhooks(
+    target: Target,
+    type: WebhookType,
+    phase: CanaryPhase,
+    event?: CanaryEvent,
+  ): Promise<WebhookResult[]>;
   runMetrics(target: Target): Promise<MetricResult[]>;
   syncStatus(target: Target, status: StatusUpdate): Promise<void>;
   recordEvent(target: Target, event: CanaryEvent): Promise<void>;

@@ -287,12 +287,20 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
           report.alert(t, { severity: effect.severity, phase: state.phase, message: effect.message }),
         );
         return;
-      case "event":
+      case "event": {
         remember({ message: effect.message });
-        await bestEffort("recordEvent", () =>
-          report.recordEvent(t, { type: effect.severity, reason: state.phase, message: effect.message }),
-        );
+        const event = { type: effect.severity, reason: state.phase, message: effect.message } as const;
+        await bestEffort("recordEvent", () => report.recordEvent(t, event));
+        if (spec?.analysis.webhooks.some((w) => w.type === "event")) {
+          await bestEffort("event webhooks", async () => {
+            await report.runWebhooks.executeWithOptions(
+              { ...activityOptions.report, summary: "event webhooks" },
+              [t, "event", state.phase, event],
+            );
+          });
+        }
         return;
+      }
       case "finalize":
         await cluster.finalize.executeWithOptions(
           {
@@ -513,7 +521,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     if (isAnalysisStart(live.analysis, state)) {
       const pre = await webhooks("pre-rollout");
       lastAnalysis = { metrics: [], webhooks: pre };
-      verdict = summarize([], pre);
+      verdict = summarizeChecks([], pre);
       await feed({ type: "checks", stage: "pre-rollout", passed: verdict.passed, message: verdict.message });
     } else {
       const [hooks, metrics] = await Promise.all([
@@ -526,7 +534,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
             ),
       ]);
       lastAnalysis = { metrics, webhooks: hooks };
-      verdict = summarize(metrics, hooks);
+      verdict = summarizeChecks(metrics, hooks);
       await feed({ type: "checks", stage: "analysis", passed: verdict.passed, message: verdict.message });
     }
     if (!verdict.passed || !isAnalysing(state.phase)) return;
@@ -676,21 +684,6 @@ function routeSummary(route: Route): string {
   if (route.canaryWeight === 0)
     return route.mirror ? "route 100% to primary, mirror to canary" : "route 100% to primary";
   return `route ${route.canaryWeight}% to canary`;
-}
-
-function summarize(metrics: readonly MetricResult[], hooks: readonly WebhookResult[]) {
-  return summarizeChecks([
-    ...hooks.map((w) => ({
-      kind: "webhook" as const,
-      name: w.name,
-      verdict: w.verdict === "pass" ? ({ ok: true } as const) : ({ ok: false, reason: w.message } as const),
-    })),
-    ...metrics.map((m) => ({
-      kind: "metric" as const,
-      name: m.name,
-      verdict: m.verdict === "pass" ? ({ ok: true } as const) : ({ ok: false, reason: m.message } as const),
-    })),
-  ]);
 }
 
 function errorType(err: unknown): string | undefined {

@@ -8,13 +8,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { KubeConfig, type V1Deployment } from "@kubernetes/client-node";
+import type { V1Deployment } from "@kubernetes/client-node";
 import { Client, Connection } from "@temporalio/client";
 import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
-import { createAlert } from "../../activities/alerts/index.ts";
-import { kubeAnalysisResources } from "../../activities/analysis-resources.ts";
-import { createRunMetrics } from "../../activities/metrics/index.ts";
-import { runWebhooks } from "../../activities/webhooks.ts";
+import { createCanaryActivities } from "../../activities/index.ts";
 import type { CanaryStatus } from "../../src/api/canary.ts";
 import { readRevision } from "../../src/kube/configs.ts";
 import { RESOURCES } from "../../src/kube/resources.ts";
@@ -29,7 +26,7 @@ import {
   createCanary,
   deployment,
   isAvailable,
-  operatorActivities,
+  operatorClient,
   testNamespace,
   waitForDeployment,
 } from "./kube-support.ts";
@@ -42,7 +39,17 @@ interface HttpRoute {
   spec: { rules: { backendRefs: { name: string; weight: number }[] }[] };
 }
 
-const { kube, activities } = operatorActivities();
+const kube = operatorClient();
+const activities = createCanaryActivities({
+  kube,
+  readyWaitMs: 90_000,
+  config: {
+    metricsServer: world.prometheusUrl,
+    metricsQueryTimeoutMs: 5000,
+    clusterName: "test",
+    globalAlertProvider: undefined,
+  },
+});
 let client: Client;
 let connection: Connection;
 let workerConnection: NativeConnection;
@@ -55,23 +62,12 @@ before(async () => {
   connection = await Connection.connect({ address: world.temporalAddress });
   client = new Client({ connection, namespace: world.temporalNamespace });
   workerConnection = await NativeConnection.connect({ address: world.temporalAddress });
-  const operatorConfig = new KubeConfig();
-  operatorConfig.loadFromFile(world.operatorKubeconfig);
-  const resources = kubeAnalysisResources(operatorConfig);
   worker = await Worker.create({
     connection: workerConnection,
     namespace: world.temporalNamespace,
     taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: {
-      ...activities,
-      runWebhooks,
-      runMetrics: createRunMetrics({
-        resources,
-        config: { metricsServer: world.prometheusUrl, metricsQueryTimeoutMs: 5000 },
-      }),
-      alert: createAlert({ resources, config: { clusterName: "test", globalAlertProvider: undefined } }),
-    },
+    activities,
   });
   running = worker.run();
 });

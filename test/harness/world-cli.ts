@@ -3,12 +3,13 @@
  * world:down` stops it. State lives in .world/ at the repository root (world.env, logs, data).
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isAlive, stopGroups } from "./process.ts";
 import { startWorld, type WorldInfo } from "./world.ts";
 
-const dir = process.env.DC_WORLD_DIR ?? join(dirname(fileURLToPath(import.meta.url)), "../../.world");
+// Absolute, because components run with their own working directories.
+const dir = resolve(process.env.DC_WORLD_DIR ?? join(dirname(fileURLToPath(import.meta.url)), "../../.world"));
 const pidFile = join(dir, "pids.json");
 
 function runningPids(): number[] {

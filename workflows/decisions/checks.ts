@@ -1,41 +1,27 @@
 /**
- * Analysis verdicts: a metric value against its threshold range, the outcome of one analysis
- * run, and the failed-checks threshold that triggers a rollback.
+ * Analysis verdicts: the outcome of one analysis run, and the failed-checks threshold that
+ * triggers a rollback. Metric values are judged against their thresholds by the metric
+ * activities, which know the units; this module only combines their verdicts.
  */
-import type { ThresholdRange } from "../../src/api/canary.ts";
-
-export type Verdict = { readonly ok: true } | { readonly ok: false; readonly reason: string };
-
-/** A missing or non-numeric value fails: no data means the canary cannot be judged healthy. */
-export function checkThresholdRange(value: number | undefined, range: ThresholdRange): Verdict {
-  if (value === undefined || Number.isNaN(value))
-    return { ok: false, reason: "no value (is the canary receiving traffic?)" };
-  if (range.min !== undefined && value < range.min)
-    return { ok: false, reason: `${value} is below the minimum ${range.min}` };
-  if (range.max !== undefined && value > range.max)
-    return { ok: false, reason: `${value} is above the maximum ${range.max}` };
-  return { ok: true };
-}
-
-/** One check of an analysis run: a metric or a rollout webhook. */
-export interface CheckResult {
-  readonly kind: "metric" | "webhook";
-  readonly name: string;
-  readonly verdict: Verdict;
-}
+import type { MetricResult, WebhookResult } from "../activity-port.ts";
 
 export interface RunVerdict {
   readonly passed: boolean;
-  /** Every failure, e.g. "metric request-success-rate: 97 is below the minimum 99". */
+  /** Every failure, e.g. "request-success-rate 93.10% < 99%; webhook load-test: 500 Internal Server Error". */
   readonly message: string;
 }
 
-export function summarizeChecks(results: readonly CheckResult[]): RunVerdict {
-  const failures = results.flatMap((result) =>
-    result.verdict.ok ? [] : [`${result.kind} ${result.name}: ${result.verdict.reason}`],
-  );
+/** A metric's message already names it and gives its value and threshold; webhooks get their name prefixed. */
+export function summarizeChecks(
+  metrics: readonly Pick<MetricResult, "verdict" | "message">[],
+  webhooks: readonly Pick<WebhookResult, "name" | "verdict" | "message">[],
+): RunVerdict {
+  const failures = [
+    ...webhooks.filter((w) => w.verdict !== "pass").map((w) => `webhook ${w.name}: ${w.message}`),
+    ...metrics.filter((m) => m.verdict !== "pass").map((m) => m.message),
+  ];
   return failures.length === 0
-    ? { passed: true, message: `all ${results.length} checks passed` }
+    ? { passed: true, message: `all ${metrics.length + webhooks.length} checks passed` }
     : { passed: false, message: failures.join("; ") };
 }
 

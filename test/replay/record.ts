@@ -1,0 +1,104 @@
+/**
+ * Records the histories the replay test guards: representative runs of the canary workflow on a
+ * fresh Temporal dev server with the in-memory cluster model. Run after an intended change of
+ * workflow behaviour (guarded by patched() for workflows already running):
+ *   npm run replay:record
+ * Each run of a workflow ID is one file, so continue-as-new chains are covered run by run.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { abortUpdate, approveUpdate, deleteSignal, pauseUpdate, resumeUpdate } from "../../workflows/messages.ts";
+import { requireBinary } from "../../tools/catalog.ts";
+import { Supervisor } from "../harness/process.ts";
+import { startTemporal } from "../harness/temporal.ts";
+import { webhook } from "../unit/helpers/specs.ts";
+import { type Canary, canarySpec, WorkflowTestWorld } from "../workflows/support.ts";
+
+const out = join(import.meta.dirname, "histories");
+
+const who = { by: "recorder", reason: "replay history" };
+
+const scenarios: Record<string, (world: WorkflowTestWorld) => Promise<Canary>> = {
+  async "canary-promoted"(world) {
+    const canary = await world.startCanary("canary-promoted", canarySpec({ stepWeight: 50, stepWeightPromotion: 50 }));
+    canary.model.failMetricsTimes = 1;
+    await canary.revise("r2");
+    await canary.settled("Succeeded");
+    return canary;
+  },
+  async "canary-rolled-back"(world) {
+    const canary = await world.startCanary("canary-rolled-back", canarySpec({ stepWeight: 25, threshold: 2 }));
+    canary.model.successRate = 90;
+    await canary.revise("r2");
+    await canary.settled("Failed");
+    return canary;
+  },
+  async "gates-approved-and-paused"(world) {
+    const canary = await world.startCanary(
+      "gates-approved-and-paused",
+      canarySpec({
+        stepWeight: 50,
+        webhooks: [webhook("more", "confirm-traffic-increase"), webhook("ship", "confirm-promotion")],
+      }),
+    );
+    canary.model.webhookAnswers.set("confirm-traffic-increase", "fail");
+    canary.model.webhookAnswers.set("confirm-promotion", "fail");
+    await canary.revise("r2");
+    await canary.until("traffic gate", (s) => s.pendingGate?.gate === "confirm-traffic-increase");
+    await canary.handle.executeUpdate(approveUpdate, { args: [who] });
+    canary.model.webhookAnswers.set("confirm-traffic-increase", "pass");
+    await canary.handle.executeUpdate(pauseUpdate, { args: [who] });
+    await canary.handle.executeUpdate(resumeUpdate, { args: [who] });
+    await canary.until("promotion gate", (s) => s.pendingGate?.gate === "confirm-promotion");
+    await canary.handle.executeUpdate(approveUpdate, { args: [who] });
+    await canary.settled("Succeeded");
+    return canary;
+  },
+  async "blue-green-aborted-then-deleted"(world) {
+    const canary = await world.startCanary(
+      "blue-green-aborted-then-deleted",
+      canarySpec({ iterations: 5, interval: "1s" }, { revertOnDeletion: true }),
+    );
+    await canary.revise("r2");
+    await canary.until("first iteration", (s) => s.iterations >= 1);
+    await canary.handle.executeUpdate(abortUpdate, { args: [who] });
+    await canary.settled("Failed");
+    await canary.handle.signal(deleteSignal, {});
+    await canary.handle.result();
+    return canary;
+  },
+};
+
+const dir = mkdtempSync(join(tmpdir(), "durable-canary-record-"));
+const supervisor = new Supervisor(dir);
+const world = new WorkflowTestWorld();
+try {
+  const server = await startTemporal(supervisor, { dir });
+  await world.connect(server);
+  await world.startWorker();
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  for (const [name, run] of Object.entries(scenarios)) {
+    const canary = await run(world);
+    let runs = 0;
+    for await (const execution of world.client.workflow.list({
+      query: `WorkflowId = "${canary.handle.workflowId}"`,
+    })) {
+      runs++;
+      // The CLI writes the proto3 JSON that historyFromJSON reads, as the UI's export does.
+      const json = execFileSync(requireBinary("temporal"), [
+        ...["workflow", "show", "--address", server.address, "--namespace", server.namespace],
+        ...["--workflow-id", execution.workflowId, "--run-id", execution.runId, "--output", "json"],
+      ]);
+      // Compact: the histories are data for the replayer, not for reading.
+      writeFileSync(join(out, `${name}.run-${execution.runId.slice(0, 8)}.json`), JSON.stringify(JSON.parse(json.toString())));
+    }
+    process.stdout.write(`recorded ${name}: ${runs} run(s)\n`);
+  }
+} finally {
+  await world.close();
+  await supervisor.stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}
