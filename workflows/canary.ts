@@ -255,7 +255,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       steps = 0;
     for (const effect of result.effects) await carryOut(effect);
     if (before.phase !== state.phase || before.route !== state.route) publish();
-    await syncStatus();
+    syncStatus();
   }
 
   async function carryOut(effect: Effect): Promise<void> {
@@ -282,22 +282,25 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       case "postRolloutHooks":
         await webhooks("post-rollout");
         return;
-      case "alert":
-        await bestEffort("alert", () =>
-          report.alert(t, { severity: effect.severity, phase: state.phase, message: effect.message }),
-        );
+      case "alert": {
+        const alert = { severity: effect.severity, phase: state.phase, message: effect.message };
+        reportLater("notify", "alert", () => report.alert(t, alert));
         return;
+      }
       case "event": {
         remember({ message: effect.message });
-        const event = { type: effect.severity, reason: state.phase, message: effect.message } as const;
-        await bestEffort("recordEvent", () => report.recordEvent(t, event));
+        const phase = state.phase;
+        const event = { type: effect.severity, reason: phase, message: effect.message } as const;
+        reportLater("notify", "recordEvent", () => report.recordEvent(t, event));
         if (spec?.analysis.webhooks.some((w) => w.type === "event")) {
-          await bestEffort("event webhooks", async () => {
-            await report.runWebhooks.executeWithOptions(
-              { ...activityOptions.report, summary: "event webhooks" },
-              [t, "event", state.phase, event],
-            );
-          });
+          reportLater("notify", "event webhooks", () =>
+            report.runWebhooks.executeWithOptions({ ...activityOptions.report, summary: "event webhooks" }, [
+              t,
+              "event",
+              phase,
+              event,
+            ]),
+          );
         }
         return;
       }
@@ -313,15 +316,25 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     }
   }
 
-  /** Reporting must not stop a rollout: a failure after the retries is logged and the rollout goes on. */
-  async function bestEffort(what: string, call: () => Promise<void>): Promise<void> {
-    try {
-      await call();
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      log.warn(`${what} failed`, { error: describeError(err) });
-    }
+  /**
+   * Reports run in lanes of their own so they never hold the rollout back: status writes one
+   * after another (the last one wins), events and alerts one after another (they keep their
+   * order). A report that fails after its retries is logged and the rollout goes on. The lanes
+   * are drained before the run ends.
+   */
+  const lanes = { status: Promise.resolve(), notify: Promise.resolve() };
+  function reportLater(lane: keyof typeof lanes, what: string, call: () => Promise<unknown>): void {
+    lanes[lane] = lanes[lane].then(() =>
+      call().then(
+        () => undefined,
+        (err: unknown) => {
+          if (isCancellation(err)) throw err;
+          log.warn(`${what} failed`, { error: describeError(err) });
+        },
+      ),
+    );
   }
+  const reportsDone = () => Promise.all([lanes.status, lanes.notify]);
 
   function webhooks(type: WebhookType): Promise<WebhookResult[]> {
     if (!spec?.analysis.webhooks.some((w) => w.type === type)) return Promise.resolve([]);
@@ -341,23 +354,23 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     setCurrentDetails(details());
   }
 
-  async function syncStatus(): Promise<void> {
+  function syncStatus(): void {
     if (!spec) return;
     const projected = projectStatus(state);
     const key = JSON.stringify(projected);
     if (key === synced) return;
     synced = key;
-    await bestEffort("syncStatus", () =>
-      report.syncStatus(target(), {
-        phase: state.phase,
-        canaryWeight: projected.canaryWeight,
-        failedChecks: projected.failedChecks,
-        iterations: projected.iterations,
-        revision: state.revision,
-        lastPromotedRevision: state.lastPromotedRevision,
-        message: projected.condition.message,
-      }),
-    );
+    const t = target();
+    const status = {
+      phase: state.phase,
+      canaryWeight: projected.canaryWeight,
+      failedChecks: projected.failedChecks,
+      iterations: projected.iterations,
+      revision: state.revision,
+      lastPromotedRevision: state.lastPromotedRevision,
+      message: projected.condition.message,
+    };
+    reportLater("status", "syncStatus", () => report.syncStatus(t, status));
   }
 
   function details(): string {
@@ -396,7 +409,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         if (!spec) return "terminated";
         await feed({ type: "delete" });
         await feed({ type: "terminated" });
-        await syncStatus();
+        syncStatus();
         return "terminated";
       case "command": {
         const { command } = item;
@@ -459,7 +472,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
 
   async function initialize(): Promise<void> {
     publish();
-    await syncStatus();
+    syncStatus();
     try {
       await cluster.initialize.executeWithOptions(
         {
@@ -474,8 +487,9 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       // Permanent: the user must fix the spec or create the target; a new message retries.
       const reason = describeError(err);
       remember({ message: `Initialization failed: ${reason}` });
-      await bestEffort("recordEvent", () =>
-        report.recordEvent(target(), { type: "Warning", reason: "Initializing", message: reason }),
+      const t = target();
+      reportLater("notify", "recordEvent", () =>
+        report.recordEvent(t, { type: "Warning", reason: "Initializing", message: reason }),
       );
       await condition(hasMail);
       return;
@@ -591,11 +605,13 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   for (;;) {
     if ((await drainInbox()) === "terminated") {
       publish();
+      await reportsDone();
       return { phase: "Terminated" };
     }
-    await syncStatus();
+    syncStatus();
 
     if (rolloutEnded || workflowInfo().continueAsNewSuggested) {
+      await reportsDone();
       await condition(allHandlersFinished);
       if (!hasMail() || rolloutEnded) {
         return continueAsNew<typeof canaryWorkflow>({

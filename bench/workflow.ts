@@ -1,0 +1,105 @@
+/**
+ * Workflow benchmark (prints figures, asserts nothing about time): on a fresh Temporal dev server,
+ * with instant in-memory activities,
+ *  - an N-step canary rollout at a 1 s interval: wall time / (N × interval);
+ *  - 50 trials each of abort, skip and approve: from the client's update call to the route change
+ *    in the cluster model.
+ * Usage: npm run bench:workflow [-- --steps 10 --trials 50]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { DefaultLogger, Runtime } from "@temporalio/worker";
+import { Supervisor } from "../test/harness/process.ts";
+import { startTemporal } from "../test/harness/temporal.ts";
+import { webhook } from "../test/unit/helpers/specs.ts";
+import { canarySpec, WorkflowTestWorld } from "../test/workflows/support.ts";
+import { abortUpdate, approveUpdate, skipUpdate } from "../workflows/messages.ts";
+
+const { values } = parseArgs({
+  options: { steps: { type: "string", default: "10" }, trials: { type: "string", default: "50" } },
+});
+const steps = Number(values.steps);
+const trials = Number(values.trials);
+const intervalMs = 1000;
+const operator = { by: "bench", reason: "latency trial" };
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+Runtime.install({ logger: new DefaultLogger("ERROR") });
+const dir = mkdtempSync(join(tmpdir(), "durable-canary-bench-"));
+const supervisor = new Supervisor(dir);
+const world = new WorkflowTestWorld();
+try {
+  const server = await startTemporal(supervisor, { dir });
+  await world.connect(server);
+  await world.startWorker();
+
+  // The rollout: `steps` weight steps (the first at once), then promotion one interval later.
+  const rollout = await world.startCanary(
+    "bench-rollout",
+    canarySpec({ interval: `${intervalMs}ms`, stepWeight: 100 / steps, threshold: 1 }),
+  );
+  const started = performance.now();
+  const startedAt = Date.now();
+  await rollout.revise("r2");
+  // Until the Canary's status says Succeeded in the cluster model, not until a client notices.
+  while (rollout.model.lastStatus?.phase !== "Succeeded") await sleep(2);
+  const wallMs = performance.now() - started;
+  const overhead = wallMs / (steps * intervalMs);
+  log(`rollout: ${steps} steps at ${intervalMs} ms took ${wallMs.toFixed(0)} ms`);
+  const changes = rollout.model.routeLog.map((r) => `${r.routes.canaryWeight}%@${r.at - startedAt}ms`);
+  log(`  route changes: ${changes.join(" ")}`);
+
+  const latencies: Record<string, number[]> = { abort: [], skip: [], approve: [] };
+  for (let i = 0; i < trials; i++) {
+    for (const command of ["abort", "skip", "approve"] as const) {
+      const gated = command === "approve";
+      const canary = await world.startCanary(
+        `bench-${command}-${i}`,
+        canarySpec({
+          interval: "1h",
+          stepWeight: 10,
+          ...(gated ? { webhooks: [webhook("gate", "confirm-traffic-increase")] } : {}),
+        }),
+      );
+      if (gated) canary.model.webhookAnswers.set("confirm-traffic-increase", "fail");
+      await canary.revise("r2");
+      if (gated) await canary.until("gate pending", (s) => s.pendingGate !== undefined);
+      else await canary.until("first step", (s) => s.routes.canaryWeight === 10);
+      const changes = canary.model.routeLog.length;
+      const sent = Date.now();
+      const update = { abort: abortUpdate, skip: skipUpdate, approve: approveUpdate }[command];
+      await canary.handle.executeUpdate(update, { args: [operator] });
+      while (canary.model.routeLog.length === changes) await sleep(2);
+      latencies[command]?.push((canary.model.routeLog[changes]?.at ?? Number.NaN) - sent);
+    }
+    if ((i + 1) % 10 === 0) log(`command trials: ${i + 1}/${trials}`);
+  }
+
+  const all: number[] = [];
+  for (const [command, values] of Object.entries(latencies)) {
+    const sorted = [...values].sort((a, b) => a - b);
+    all.push(...sorted);
+    log(
+      `${command}: p50 ${percentile(sorted, 50)} ms, p99 ${percentile(sorted, 99)} ms, max ${sorted.at(-1)} ms`,
+    );
+  }
+  all.sort((a, b) => a - b);
+  log(`overhead_ratio=${overhead.toFixed(4)}`);
+  log(`command_latency_p50_ms=${percentile(all, 50)}`);
+  log(`command_latency_p99_ms=${percentile(all, 99)}`);
+} finally {
+  await world.close();
+  await supervisor.stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}
