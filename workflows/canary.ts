@@ -612,8 +612,9 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
 
     if (rolloutEnded || workflowInfo().continueAsNewSuggested) {
       await reportsDone();
-      await condition(allHandlersFinished);
-      if (!hasMail() || rolloutEnded) {
+      // An update handler waits for this loop to apply its command: apply it before moving on.
+      await condition(() => allHandlersFinished() || hasMail());
+      if (!hasMail()) {
         return continueAsNew<typeof canaryWorkflow>({
           ref,
           carried: {

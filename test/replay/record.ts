@@ -5,12 +5,19 @@
  *   npm run replay:record
  * Each run of a workflow ID is one file, so continue-as-new chains are covered run by run.
  */
+
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execFileSync } from "node:child_process";
-import { abortUpdate, approveUpdate, deleteSignal, pauseUpdate, resumeUpdate } from "../../workflows/messages.ts";
 import { requireBinary } from "../../tools/catalog.ts";
+import {
+  abortUpdate,
+  approveUpdate,
+  deleteSignal,
+  pauseUpdate,
+  resumeUpdate,
+} from "../../workflows/messages.ts";
 import { Supervisor } from "../harness/process.ts";
 import { startTemporal } from "../harness/temporal.ts";
 import { webhook } from "../unit/helpers/specs.ts";
@@ -22,14 +29,20 @@ const who = { by: "recorder", reason: "replay history" };
 
 const scenarios: Record<string, (world: WorkflowTestWorld) => Promise<Canary>> = {
   async "canary-promoted"(world) {
-    const canary = await world.startCanary("canary-promoted", canarySpec({ stepWeight: 50, stepWeightPromotion: 50 }));
+    const canary = await world.startCanary(
+      "canary-promoted",
+      canarySpec({ stepWeight: 50, stepWeightPromotion: 50 }),
+    );
     canary.model.failMetricsTimes = 1;
     await canary.revise("r2");
     await canary.settled("Succeeded");
     return canary;
   },
   async "canary-rolled-back"(world) {
-    const canary = await world.startCanary("canary-rolled-back", canarySpec({ stepWeight: 25, threshold: 2 }));
+    const canary = await world.startCanary(
+      "canary-rolled-back",
+      canarySpec({ stepWeight: 25, threshold: 2 }),
+    );
     canary.model.successRate = 90;
     await canary.revise("r2");
     await canary.settled("Failed");
@@ -93,7 +106,10 @@ try {
         ...["--workflow-id", execution.workflowId, "--run-id", execution.runId, "--output", "json"],
       ]);
       // Compact: the histories are data for the replayer, not for reading.
-      writeFileSync(join(out, `${name}.run-${execution.runId.slice(0, 8)}.json`), JSON.stringify(JSON.parse(json.toString())));
+      writeFileSync(
+        join(out, `${name}.run-${execution.runId.slice(0, 8)}.json`),
+        JSON.stringify(JSON.parse(json.toString())),
+      );
     }
     process.stdout.write(`recorded ${name}: ${runs} run(s)\n`);
   }

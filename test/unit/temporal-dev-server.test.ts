@@ -35,7 +35,11 @@ describe("dev server command line", () => {
     ]);
     assert.ok(!args.includes("--headless"));
     assert.ok(!args.includes("--db-filename"), "no file: state in memory");
-    assert.deepEqual(args.slice(10), searchAttributeFlags());
+    assert.deepEqual(args.slice(10, 12), [
+      "--dynamic-config-value",
+      'history.timerProcessorMaxTimeShift="10ms"',
+    ]);
+    assert.deepEqual(args.slice(12), searchAttributeFlags());
   });
 
   it("passes the database file, extra ports and dynamic config as JSON values", () => {
@@ -54,6 +58,7 @@ describe("dev server command line", () => {
     assert.deepEqual(after("--metrics-port"), ["4"]);
     assert.deepEqual(after("--db-filename"), ["/state/temporal.sqlite"]);
     assert.deepEqual(after("--dynamic-config-value"), [
+      'history.timerProcessorMaxTimeShift="10ms"',
       "limit.maxIDLength=1000",
       "system.enableEagerWorkflowStart=true",
       'x.mode="fast"',
