@@ -6,19 +6,10 @@
  * The revisions are computed and signalled as the controller does.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Client, Connection } from "@temporalio/client";
-import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
-import { createCanaryActivities } from "../../activities/index.ts";
-import type { CanaryStatus } from "../../src/api/canary.ts";
-import { readRevision } from "../../src/kube/configs.ts";
+import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { RESOURCES } from "../../src/kube/resources.ts";
-import { revisionSignal, workflowId } from "../../workflows/messages.ts";
-import { waitFor } from "../harness/process.ts";
-import { worldEnv } from "../harness/world-env.ts";
-import { workflowBundle } from "../workflows/support.ts";
 import {
   admin,
   canarySpec,
@@ -30,138 +21,51 @@ import {
   testNamespace,
   waitForDeployment,
 } from "./kube-support.ts";
+import {
+  CanaryWorker,
+  ROLLOUT,
+  realActivities,
+  recordCanaryWeights,
+  setImage,
+  settled,
+} from "./rollout-support.ts";
 
-const world = worldEnv();
 const namespace = testNamespace("workload-rollout");
-const taskQueue = `k8s-rollout-${randomUUID()}`;
-
-interface HttpRoute {
-  spec: { rules: { backendRefs: { name: string; weight: number }[] }[] };
-}
-
 const kube = operatorClient();
-const activities = createCanaryActivities({
-  kube,
-  readyWaitMs: 90_000,
-  config: {
-    metricsServer: world.prometheusUrl,
-    metricsQueryTimeoutMs: 5000,
-    clusterName: "test",
-    globalAlertProvider: undefined,
-  },
-});
-let client: Client;
-let connection: Connection;
-let workerConnection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
+const activities = realActivities(kube);
+let worker: CanaryWorker;
 
 before(async () => {
   // Activity failures (a primary still rolling out, the deadline) are expected here; keep the log readable.
   Runtime.install({ logger: new DefaultLogger("ERROR") });
-  connection = await Connection.connect({ address: world.temporalAddress });
-  client = new Client({ connection, namespace: world.temporalNamespace });
-  workerConnection = await NativeConnection.connect({ address: world.temporalAddress });
-  worker = await Worker.create({
-    connection: workerConnection,
-    namespace: world.temporalNamespace,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities,
-  });
-  running = worker.run();
+  worker = await CanaryWorker.start(activities);
 });
 
 after(async () => {
-  worker.shutdown();
-  await running;
-  await workerConnection.close();
-  await connection.close();
+  await worker.close();
 });
-
-async function revision(): Promise<string> {
-  const target = await admin.get<V1Deployment>(RESOURCES.deployments, namespace, "podinfo");
-  return (await readRevision(admin, namespace, target.spec?.template)).revision;
-}
-
-async function status(): Promise<CanaryStatus> {
-  return (await admin.get<{ status?: CanaryStatus }>(RESOURCES.canaries, namespace, "podinfo")).status ?? {};
-}
-
-function settled(phase: string, revisionId: string, timeoutMs = 60_000): Promise<CanaryStatus> {
-  return waitFor(
-    `Canary status ${phase} for ${revisionId}`,
-    async () => {
-      const s = await status();
-      if (s.phase === phase && s.lastAppliedSpec === revisionId) return s;
-      throw new Error(`phase ${s.phase} (${s.conditions?.[0]?.message ?? ""})`);
-    },
-    { timeoutMs, intervalMs: 100 },
-  );
-}
 
 describe("a canary rollout with the real activities", () => {
   it("steps through the weights to promotion, then rolls a never-ready revision back", async () => {
     await createAvailable(deployment(namespace, "podinfo", 2));
-    const target = await createCanary(
-      namespace,
-      "podinfo",
-      canarySpec("podinfo", {
-        analysis: { interval: "1s", threshold: 1, stepWeight: 25, maxWeight: 50 },
-        progressDeadlineSeconds: 5,
-      }),
-    );
+    const target = await createCanary(namespace, "podinfo", canarySpec("podinfo", ROLLOUT));
+    const route = recordCanaryWeights(namespace, "podinfo", kube);
 
-    // The weights the route goes through, in order, and the operator's request count at each.
-    const weights: number[] = [];
-    const requestsAt: number[] = [];
-    const stop = new AbortController();
-    const watching = (async () => {
-      while (!stop.signal.aborted) {
-        await admin.watch<HttpRoute>(
-          RESOURCES.httpRoutes,
-          namespace,
-          { timeoutSeconds: 20 },
-          (type, route) => {
-            if (type !== "ADDED" && type !== "MODIFIED") return;
-            const weight =
-              route.spec.rules[0]?.backendRefs.find((b) => b.name === "podinfo-canary")?.weight ?? 0;
-            if (weights.at(-1) !== weight) {
-              weights.push(weight);
-              requestsAt.push(kube.counter.total());
-            }
-          },
-          stop.signal,
-        );
-      }
-    })();
-
-    const r1 = await revision();
-    let generation = 1;
-    await client.workflow.signalWithStart("canaryWorkflow", {
-      workflowId: workflowId(namespace, "podinfo"),
-      taskQueue,
-      args: [{ ref: target.ref }],
-      signal: revisionSignal,
-      signalArgs: [{ revision: r1, spec: target.spec, generation: generation++ }],
-    });
-    await settled("Initialized", r1);
+    const { revision: r1, handle } = await worker.sendRevision(target);
+    await settled(namespace, "podinfo", "Initialized", r1);
     assert.equal(
       (await admin.get<V1Deployment>(RESOURCES.deployments, namespace, "podinfo")).spec?.replicas,
       0,
     );
 
-    await admin.jsonPatch(RESOURCES.deployments, namespace, "podinfo", [
-      { op: "replace", path: "/spec/template/spec/containers/0/image", value: "example.test/app:2" },
-    ]);
-    const r2 = await revision();
-    const handle = client.workflow.getHandle(workflowId(namespace, "podinfo"));
+    await setImage(namespace, "podinfo", "example.test/app:2");
     const rollout = await kube.counter.measure(async () => {
-      await handle.signal(revisionSignal, { revision: r2, spec: target.spec, generation: generation++ });
-      return settled("Succeeded", r2);
+      const { revision } = await worker.sendRevision(target);
+      return { revision, status: await settled(namespace, "podinfo", "Succeeded", revision) };
     });
+    const r2 = rollout.result.revision;
     console.log(`rollout of ${r2}: ${rollout.total} API requests ${JSON.stringify(rollout.requests)}`);
-    const succeeded = rollout.result;
+    const succeeded = rollout.result.status;
     assert.equal(succeeded.lastPromotedSpec, r2);
     assert.equal(succeeded.conditions?.[0]?.status, "True");
     const primary = await waitForDeployment(namespace, "podinfo-primary", isAvailable, "promoted");
@@ -176,12 +80,11 @@ describe("a canary rollout with the real activities", () => {
       mirror: false,
     });
     assert.deepEqual(
-      weights,
+      route.weights,
       [0, 25, 50, 0],
       "each step's weight, then all traffic back on the promoted primary",
     );
-    const perStep = requestsAt.slice(1).map((n, i) => n - (requestsAt[i] ?? 0));
-    console.log(`API requests between weight changes: ${perStep.join(", ")}`);
+    console.log(`API requests between weight changes: ${route.requestsBetweenChanges().join(", ")}`);
 
     const idle = await kube.counter.measure(() => new Promise((resolve) => setTimeout(resolve, 3000)));
     assert.equal(idle.total, 0, "an idle canary makes no API requests");
@@ -191,9 +94,8 @@ describe("a canary rollout with the real activities", () => {
       { op: "replace", path: "/spec/template/spec/containers/0/image", value: "example.test/app:3" },
       { op: "add", path: "/spec/template/metadata/labels/durable-canary.test~1never-ready", value: "true" },
     ]);
-    const r3 = await revision();
-    await handle.signal(revisionSignal, { revision: r3, spec: target.spec, generation: generation++ });
-    const failed = await settled("Failed", r3);
+    const { revision: r3 } = await worker.sendRevision(target);
+    const failed = await settled(namespace, "podinfo", "Failed", r3);
     assert.equal(failed.lastPromotedSpec, r2);
     assert.equal(failed.conditions?.[0]?.status, "False");
     assert.match(failed.conditions?.[0]?.message ?? "", /readiness probe failed/);
@@ -206,8 +108,7 @@ describe("a canary rollout with the real activities", () => {
     const stillPrimary = await admin.get<V1Deployment>(RESOURCES.deployments, namespace, "podinfo-primary");
     assert.equal(stillPrimary.spec?.template.spec?.containers[0]?.image, "example.test/app:2");
 
-    stop.abort();
-    await watching;
+    await route.stop();
     await handle.terminate("test done");
   });
 });
