@@ -4,7 +4,7 @@
  * Arguments are test files or globs (default: all of test/). Set DC_WORLD_DIR to reuse a world
  * started with `npm run world:up` instead of starting one.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -28,14 +28,17 @@ function ensureTools(): void {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
+/** The test runner's process, so a signal to this runner stops the tests too, not only the world. */
+let tests: ChildProcess | undefined;
+
 function runTests(env: Record<string, string>): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--test", "--test-timeout=600000", ...patterns], {
+    tests = spawn(process.execPath, ["--test", "--test-timeout=600000", ...patterns], {
       cwd: repo,
       env: { ...process.env, ...env },
       stdio: "inherit",
     });
-    child.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    tests.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }
 
@@ -74,7 +77,8 @@ async function main(): Promise<number> {
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
-      log(`${signal}: stopping the test world`);
+      log(`${signal}: stopping the tests and the test world`);
+      tests?.kill(signal);
       void teardown().then(() => process.exit(130));
     });
   }

@@ -41,29 +41,55 @@ async function rejection(promise: Promise<unknown>): Promise<string> {
 }
 
 describe("gates", () => {
-  it("confirm-rollout waits in Waiting, then opens when its webhook says yes", async () => {
-    const canary = await world.startCanary(
-      "gate-rollout-hook",
-      canarySpec({ stepWeight: 50, webhooks: [webhook("go", "confirm-rollout")] }),
-    );
-    canary.model.webhookAnswers.set("confirm-rollout", "fail");
-    await canary.revise("r2");
-    const waiting = await canary.until(
-      "Waiting at the gate",
-      (s) => s.pendingGate?.gate === "confirm-rollout",
-    );
-    assert.equal(waiting.phase, "Waiting");
-    assert.equal(canary.model.canaryScaledUp, false);
-    await waitFor(
-      "a warning alert about the waiting gate",
-      async () =>
-        canary.model.alerts.some((a) => a.severity === "warn" && a.message.includes("confirm-rollout")) ||
-        undefined,
-      { timeoutMs: 5000 },
-    );
-    canary.model.webhookAnswers.set("confirm-rollout", "pass");
-    await canary.settled("Succeeded");
-  });
+  const gates = ["confirm-rollout", "confirm-traffic-increase", "confirm-promotion"] as const;
+
+  for (const gate of gates) {
+    it(`${gate} holds the rollout, alerts once, and opens when its webhook answers 2xx`, async () => {
+      const canary = await world.startCanary(
+        `hook-${gate}`,
+        canarySpec({ stepWeight: 50, maxWeight: 50, webhooks: [webhook("gate", gate)] }),
+      );
+      canary.model.webhookAnswers.set(gate, "fail");
+      await canary.revise("r2");
+      const held = await canary.until(`held at ${gate}`, (s) => s.pendingGate?.gate === gate);
+      assert.equal(
+        held.phase,
+        {
+          "confirm-rollout": "Waiting",
+          "confirm-traffic-increase": "Progressing",
+          "confirm-promotion": "WaitingPromotion",
+        }[gate],
+      );
+      assert.deepEqual(canary.model.promotions, []);
+      await waitFor(
+        "a warning alert about the waiting gate",
+        async () =>
+          canary.model.alerts.some((a) => a.severity === "warn" && a.message.includes(gate)) || undefined,
+        { timeoutMs: 5000 },
+      );
+      canary.model.webhookAnswers.set(gate, "pass");
+      await canary.settled("Succeeded");
+      assert.equal(canary.model.alerts.filter((a) => a.severity === "warn").length, 1, "one alert per wait");
+    });
+
+    it(`${gate} rolls the rollout back when it stays closed past its gateTimeout`, async () => {
+      const canary = await world.startCanary(
+        `timeout-${gate}`,
+        canarySpec({
+          stepWeight: 50,
+          maxWeight: 50,
+          interval: "3s",
+          webhooks: [webhook("gate", gate, { gateTimeout: "1500ms" })],
+        }),
+      );
+      canary.model.webhookAnswers.set(gate, "fail");
+      await canary.revise("r2");
+      const failed = await canary.settled("Failed", 30_000);
+      assert.match(failed.message, new RegExp(`the ${gate} gate did not open in time`));
+      assert.deepEqual(canary.model.promotions, []);
+      assert.equal(canary.model.routes.canaryWeight, 0);
+    });
+  }
 
   it("confirm-rollout opens at once on approve, recorded with who and why", async () => {
     const canary = await world.startCanary(
@@ -112,25 +138,6 @@ describe("gates", () => {
     await canary.handle.signal(approveSignal, alice);
     await canary.settled("Succeeded");
     assert.deepEqual(canary.model.promotions, ["r2"]);
-  });
-
-  it("a gate with a timeout rolls back when nobody approves in time", async () => {
-    const canary = await world.startCanary(
-      "gate-timeout",
-      canarySpec({
-        stepWeight: 50,
-        maxWeight: 50,
-        interval: "3s",
-        gateTimeout: "1500ms",
-        webhooks: [webhook("ship", "confirm-promotion")],
-      }),
-    );
-    canary.model.webhookAnswers.set("confirm-promotion", "fail");
-    await canary.revise("r2");
-    const failed = await canary.settled("Failed", 60_000);
-    assert.match(failed.message, /confirm-promotion gate did not open in time/);
-    assert.deepEqual(canary.model.promotions, []);
-    assert.equal(canary.model.routes.canaryWeight, 0);
   });
 });
 

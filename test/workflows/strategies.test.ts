@@ -90,6 +90,16 @@ describe("canary strategy", () => {
     assert.deepEqual(canary.model.promotions, ["r3"]);
   });
 
+  it("mirrors traffic to the canary for the first step when mirror is set", async () => {
+    const canary = await world.startCanary("canary-mirror", canarySpec({ stepWeight: 50, mirror: true }));
+    await canary.revise("r2");
+    await canary.settled("Succeeded");
+    assert.deepEqual(
+      canary.model.routeLog.map((r) => `${r.routes.canaryWeight}${r.routes.mirror ? "+mirror" : ""}`),
+      ["0+mirror", "50", "100", "0"],
+    );
+  });
+
   it("does not roll out a revision equal to the last promoted one", async () => {
     const canary = await world.startCanary("canary-same", canarySpec({ stepWeight: 50 }));
     await canary.revise("r1");

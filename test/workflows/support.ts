@@ -68,8 +68,8 @@ export class WorkflowTestWorld {
   readonly namespace = `wf-${process.pid}-${randomUUID().slice(0, 6)}`;
   readonly taskQueue: string;
   client!: Client;
-  private connection!: Connection;
-  private workerConnection!: NativeConnection;
+  private connection: Connection | undefined;
+  private workerConnection: NativeConnection | undefined;
   private worker: Worker | undefined;
   private running: Promise<void> | undefined;
   private generation = 1;
@@ -93,6 +93,7 @@ export class WorkflowTestWorld {
 
   /** Starts a worker on the task queue (again, after stopWorker, for durability tests). */
   async startWorker(): Promise<void> {
+    if (!this.workerConnection) throw new Error("connect() before startWorker()");
     this.worker = await Worker.create({
       connection: this.workerConnection,
       namespace: this.temporalNamespace,
@@ -111,8 +112,9 @@ export class WorkflowTestWorld {
 
   async close(): Promise<void> {
     await this.stopWorker();
-    await this.workerConnection.close();
-    await this.connection.close();
+    // Undefined when connect() failed: the hook must not hide that error with its own.
+    await this.workerConnection?.close();
+    await this.connection?.close();
   }
 
   /** Signal-with-start, as the controller does: the canary initializes at revision r1. */
