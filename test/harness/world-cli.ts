@@ -9,7 +9,9 @@ import { isAlive, stopGroups } from "./process.ts";
 import { startWorld, type WorldInfo } from "./world.ts";
 
 // Absolute, because components run with their own working directories.
-const dir = resolve(process.env.DC_WORLD_DIR ?? join(dirname(fileURLToPath(import.meta.url)), "../../.world"));
+const dir = resolve(
+  process.env.DC_WORLD_DIR ?? join(dirname(fileURLToPath(import.meta.url)), "../../.world"),
+);
 const pidFile = join(dir, "pids.json");
 
 function runningPids(): number[] {
