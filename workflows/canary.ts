@@ -132,7 +132,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   /** Analysis steps run in the current rollout. */
   let steps = carried?.steps ?? 0;
   /** Commands the main loop has applied, so their update handlers can answer. */
-  const applied = new Map<number, string>();
+  const applied = new Map<number, { ok: boolean; message: string }>();
   /** The status last written to the cluster, to write only changes. */
   let synced = "";
   /** Set when this run saw a rollout end: the run then continues as new. */
@@ -185,7 +185,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     async (input: CommandInput | ApproveInput): Promise<CommandResult> => {
       const id = enqueue(name, input);
       await condition(() => applied.has(id));
-      return { accepted: true, phase: state.phase, message: applied.get(id) ?? "" };
+      const outcome = applied.get(id) as { ok: boolean; message: string };
+      // The state may have moved between validation and application: then the caller learns why.
+      if (!outcome.ok) throw ApplicationFailure.nonRetryable(outcome.message, "CommandRejected");
+      return { accepted: true, phase: state.phase, message: outcome.message };
     };
   const validator = (name: Command["name"]) => (input: CommandInput | ApproveInput) => {
     if (!input?.by) throw new Error(`${name} needs "by": who sends the command`);
@@ -425,10 +428,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         if (check.ok && command.name === "approve" && gate !== "confirm-rollout")
           await feed({ type: "advance" });
         if (check.ok && (command.name === "resume" || command.name === "retry")) nextStepAtMs = undefined;
-        applied.set(
-          item.id,
-          check.ok ? `${command.name}: ${projectStatus(state).condition.message}` : check.reason,
-        );
+        applied.set(item.id, {
+          ok: check.ok,
+          message: check.ok ? `${command.name}: ${projectStatus(state).condition.message}` : check.reason,
+        });
         return "continue";
       }
     }
