@@ -75,7 +75,8 @@ try {
       if (gated) canary.model.webhookAnswers.set("confirm-traffic-increase", "fail");
       await canary.revise("r2");
       if (gated) await canary.until("gate pending", (s) => s.pendingGate !== undefined);
-      else await canary.until("first step", (s) => s.routes.canaryWeight === 10);
+      // The route in the cluster model, not the workflow's state: the state changes before its effects run.
+      else while (canary.model.routes.canaryWeight !== 10) await sleep(2);
       const changes = canary.model.routeLog.length;
       const sent = Date.now();
       const update = { abort: abortUpdate, skip: skipUpdate, approve: approveUpdate }[command];
