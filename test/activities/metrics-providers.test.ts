@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { type AnalysisResources, kubeAnalysisResources } from "../../activities/analysis-resources.ts";
 import { createRunMetrics } from "../../activities/metrics/index.ts";
 import { MetricQueryError, type ProviderSettings } from "../../activities/metrics/provider.ts";
 import { createMetricProvider } from "../../activities/metrics/registry.ts";
@@ -15,6 +14,7 @@ import type { Target } from "../../workflows/activity-port.ts";
 import { freePort } from "../harness/process.ts";
 import { worldEnv } from "../harness/world-env.ts";
 import { spec } from "../unit/helpers/specs.ts";
+import { inMemoryTemplates } from "./analysis-support.ts";
 import { type Receiver, type Recorded, startReceiver } from "./webhooks-servers.ts";
 
 const world = worldEnv();
@@ -23,19 +23,7 @@ const kc = new KubeConfig();
 kc.loadFromFile(world.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 
-/** Secrets are read as the operator's service account, as in production. */
-function operatorKubeConfig(): KubeConfig {
-  const operator = new KubeConfig();
-  operator.loadFromFile(world.operatorKubeconfig);
-  return operator;
-}
-
-/** MetricTemplates in memory; Secrets from the API server. */
-const templates = new Map<string, unknown>();
-const resources: AnalysisResources = {
-  ...kubeAnalysisResources(operatorKubeConfig()),
-  metricTemplate: async (ns, name) => templates.get(`${ns}/${name}`),
-};
+const { templates, resources } = inMemoryTemplates();
 const runMetrics = createRunMetrics({ resources, config: parseOperatorConfig() });
 
 function target(metrics: Record<string, unknown>[]): Target {

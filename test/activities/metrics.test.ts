@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
-import { type AnalysisResources, kubeAnalysisResources } from "../../activities/analysis-resources.ts";
 import { createRunMetrics } from "../../activities/metrics/index.ts";
 import { parseOperatorConfig } from "../../src/config/operator.ts";
 import type { MetricResult, Target } from "../../workflows/activity-port.ts";
@@ -16,6 +15,7 @@ import { freePort, waitFor } from "../harness/process.ts";
 import { waitForTargetUp } from "../harness/prometheus.ts";
 import { worldEnv } from "../harness/world-env.ts";
 import { spec } from "../unit/helpers/specs.ts";
+import { inMemoryTemplates } from "./analysis-support.ts";
 import { type ProxyServer, type Receiver, startAuthProxy, startReceiver } from "./webhooks-servers.ts";
 
 const world = worldEnv();
@@ -25,22 +25,7 @@ kc.loadFromFile(world.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 
-/**
- * MetricTemplates in memory, so tests can use specs the CRD schema would refuse (reading them from the
- * cluster is tested in metrics-analysis-resources.test.ts); Secrets from the API server, as the operator.
- */
-/** Secrets are read as the operator's service account, as in production. */
-function operatorKubeConfig(): KubeConfig {
-  const operator = new KubeConfig();
-  operator.loadFromFile(world.operatorKubeconfig);
-  return operator;
-}
-
-const templates = new Map<string, unknown>();
-const resources: AnalysisResources = {
-  ...kubeAnalysisResources(operatorKubeConfig()),
-  metricTemplate: async (ns, name) => templates.get(`${ns}/${name}`),
-};
+const { templates, resources } = inMemoryTemplates();
 const runMetrics = createRunMetrics({
   resources,
   config: parseOperatorConfig({ metricsServer: world.prometheusUrl, metricsQueryTimeout: "5s" }),
