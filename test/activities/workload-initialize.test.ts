@@ -18,6 +18,7 @@ import {
   isAvailable,
   operatorActivities,
   testNamespace,
+  waitForDeployment,
 } from "./kube-support.ts";
 
 const namespace = testNamespace("workload-init");
@@ -171,6 +172,10 @@ describe("initialize (Deployment, Gateway API)", () => {
         admin.get(RESOURCES.httpRoutes, namespace, "web"),
         admin.get(RESOURCES.configMaps, namespace, "web-config-primary"),
       ]).then((objects) => objects.map((o) => o.metadata?.resourceVersion));
+    // The deployment controller is still recording the scale-down in the target's status; wait for it
+    // so only writes of ours can change a resourceVersion.
+    await waitForDeployment(namespace, "web", isAvailable, "status settled at zero replicas");
+    await waitForDeployment(namespace, "web-primary", isAvailable, "status settled");
     const before = await versions();
     const second = await kube.counter.measure(() => activities.initialize(target));
     console.log(`initialize again: ${second.total} API requests ${JSON.stringify(second.requests)}`);
