@@ -31,9 +31,16 @@ function ensureTools(): void {
 /** The test runner's process, so a signal to this runner stops the tests too, not only the world. */
 let tests: ChildProcess | undefined;
 
-function runTests(env: Record<string, string>): Promise<number> {
+/** Runs the tests; the failed ones, with their errors, are also written to `failuresFile`. */
+function runTests(env: Record<string, string>, failuresFile: string): Promise<number> {
+  const reporters = [
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    `--test-reporter=${join(repo, "test/harness/failures-reporter.ts")}`,
+    `--test-reporter-destination=${failuresFile}`,
+  ];
   return new Promise((resolve) => {
-    tests = spawn(process.execPath, ["--test", "--test-timeout=600000", ...patterns], {
+    tests = spawn(process.execPath, ["--test", "--test-timeout=600000", ...reporters, ...patterns], {
       cwd: repo,
       env: { ...process.env, ...env },
       stdio: "inherit",
@@ -42,12 +49,23 @@ function runTests(env: Record<string, string>): Promise<number> {
   });
 }
 
+/** Last, so the end of a failed run's output says what failed and why. */
+function printFailures(file: string): void {
+  const text = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+  process.stderr.write(
+    `\n----- failed tests -----\n${text || "(none reported: the test runner itself failed)"}\n`,
+  );
+}
+
 async function main(): Promise<number> {
   const reuse = process.env.DC_WORLD_DIR && resolve(process.env.DC_WORLD_DIR);
   if (reuse && existsSync(join(reuse, "world.json"))) {
     const info = JSON.parse(readFileSync(join(reuse, "world.json"), "utf8")) as WorldInfo;
     log(`using the running test world in ${reuse}`);
-    return runTests(worldEnvVars(info));
+    const failuresFile = join(reuse, "failures.txt");
+    const code = await runTests(worldEnvVars(info), failuresFile);
+    if (code !== 0) printFailures(failuresFile);
+    return code;
   }
 
   ensureTools();
@@ -83,13 +101,15 @@ async function main(): Promise<number> {
     });
   }
 
-  const code = await runTests(worldEnvVars(info));
+  const failuresFile = join(dir, "failures.txt");
+  const code = await runTests(worldEnvVars(info), failuresFile);
   if (code !== 0) {
     for (const p of supervisor.processes) {
       process.stderr.write(
         `\n----- last lines of ${p.name} (${p.logFile}) -----\n${logTail(p.logFile, 40)}\n`,
       );
     }
+    printFailures(failuresFile);
   }
   await teardown();
   const survivors = supervisor.processes.filter((p) => isAlive(p.pid));

@@ -4,6 +4,7 @@
  * Temporal cluster.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import {
   closeSync,
   existsSync,
@@ -266,7 +267,10 @@ export async function startEmbeddedTemporal(
   });
   const pid = child.pid;
   // Without a pid there is no process to wait for, and signalling group 0 would hit our own group.
-  if (pid === undefined) throw new Error(`cannot start the embedded Temporal server: ${cli} did not start`);
+  if (pid === undefined) {
+    const [err] = (await once(child, "error")) as [Error];
+    throw new Error(`cannot start the embedded Temporal server: ${cli} did not start (${err.message})`);
+  }
   writeFileSync(pidFile, `${pid}\n`);
 
   let stopping: Promise<void> | undefined;

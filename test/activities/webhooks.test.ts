@@ -149,7 +149,8 @@ describe("webhooks", () => {
       statusCode: undefined,
       message: "no answer within 300ms (2 attempts)",
     });
-    assert.ok(took >= 600 && took < 2_000, `took ${took}ms: two 300ms attempts and one 250ms backoff`);
+    // At least two 300ms attempts and one 250ms backoff; far less than one 10s answer.
+    assert.ok(took >= 600 && took < 5_000, `took ${took}ms`);
   });
 
   test("a slow webhook cannot hold a round past the round's deadline, whatever its timeout", async () => {
@@ -176,7 +177,7 @@ describe("webhooks", () => {
     const took = performance.now() - started;
     assert.equal(result.verdict, "error");
     assert.equal(result.message, "no answer before the round's deadline (webhooks of one type share 4m)");
-    assert.ok(took < 1_500, `took ${took}ms`);
+    assert.ok(took < 5_000, `took ${took}ms, not the webhook's 60s timeout`);
   });
 
   test("an unreachable webhook is an error that says so", async () => {

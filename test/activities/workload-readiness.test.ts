@@ -100,7 +100,8 @@ describe("waitCanaryReady", () => {
     const cancelledAt = performance.now();
     env.cancel();
     await assert.rejects(waiting, (err: unknown) => err instanceof CancelledFailure);
-    assert.ok(performance.now() - cancelledAt < 1000, "the wait ended within a second");
+    // Far sooner than the 600s progress deadline it would otherwise wait for.
+    assert.ok(performance.now() - cancelledAt < 5000, "the wait ended within seconds");
   });
 });
 

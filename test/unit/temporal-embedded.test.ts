@@ -30,6 +30,14 @@ async function listening(): Promise<{ server: Server; port: number }> {
   return { server, port: address.port };
 }
 
+/** Two ports free at once (port + 1 may belong to another process). */
+async function freePorts(): Promise<[{ port: number }, { port: number }]> {
+  const grpc = await listening();
+  const ui = await listening();
+  await Promise.all([grpc, ui].map(({ server }) => new Promise((resolve) => server.close(resolve))));
+  return [grpc, ui];
+}
+
 describe("finding the Temporal CLI", () => {
   it("takes the newest installed version from the tools cache", () => {
     const { cache, env } = world();
@@ -64,13 +72,14 @@ describe("starting the embedded server", () => {
   it("explains a port in use before starting anything", async () => {
     const { dir, env } = world();
     const { server, port } = await listening();
+    const [, ui] = await freePorts();
     try {
       await assert.rejects(
         startEmbeddedTemporal(
           {
             ip: "127.0.0.1",
             port,
-            uiPort: port + 1,
+            uiPort: ui.port,
             namespace: "default",
             dbFile: join(dir, "state", "t.sqlite"),
           },
@@ -88,15 +97,14 @@ describe("starting the embedded server", () => {
   it("reports a server that dies at start with the end of its log", async () => {
     const { dir, bin, env } = world();
     const cli = executable(join(bin, "temporal"), "#!/bin/sh\necho 'config is broken' >&2\nexit 3\n");
-    const { server, port } = await listening();
-    server.close();
+    const [grpc, ui] = await freePorts();
     const before = process.listenerCount("SIGINT");
     await assert.rejects(
       startEmbeddedTemporal(
         {
           ip: "127.0.0.1",
-          port,
-          uiPort: port + 1,
+          port: grpc.port,
+          uiPort: ui.port,
           namespace: "default",
           dbFile: join(dir, "state", "t.sqlite"),
         },
@@ -109,5 +117,24 @@ describe("starting the embedded server", () => {
       },
     );
     assert.equal(process.listenerCount("SIGINT"), before, "no signal handler left behind");
+  });
+
+  it("says why a CLI that cannot be executed did not start", async () => {
+    const { dir, bin, env } = world();
+    executable(join(bin, "temporal"), "#!/nonexistent/interpreter\n");
+    const [grpc, ui] = await freePorts();
+    await assert.rejects(
+      startEmbeddedTemporal(
+        {
+          ip: "127.0.0.1",
+          port: grpc.port,
+          uiPort: ui.port,
+          namespace: "default",
+          dbFile: join(dir, "t.sqlite"),
+        },
+        { env, log: () => {}, handleSignals: false },
+      ),
+      /temporal did not start \(spawn .*ENOENT\)/,
+    );
   });
 });

@@ -103,7 +103,8 @@ describe("gates", () => {
       args: [{ ...alice, gate: "confirm-rollout" }],
     });
     assert.equal(result.accepted, true);
-    const progressing = await canary.until("first step", (s) => s.routes.canaryWeight === 50, 5000);
+    // Well before the 30s interval: the approve, not a timer, started the step.
+    const progressing = await canary.until("first step", (s) => s.routes.canaryWeight === 50, 15_000);
     const entry = progressing.timeline.find((e) => e.by === alice.by);
     assert.equal(entry?.reason, alice.reason);
     assert.match(entry?.message ?? "", /approve accepted/);
@@ -120,10 +121,9 @@ describe("gates", () => {
     assert.equal(held.routes.canaryWeight, 0);
     await sleep(1000);
     assert.equal((await canary.status()).routes.canaryWeight, 0, "no step while the gate is closed");
-    const sent = Date.now();
+    // The update completes only once the step it allowed has routed traffic.
     await canary.handle.executeUpdate(approveUpdate, { args: [alice] });
     assert.equal(canary.model.routes.canaryWeight, 25);
-    assert.ok((canary.model.routeLog.at(-1)?.at ?? 0) - sent < 1000, "the route changed within a second");
   });
 
   it("confirm-promotion waits in WaitingPromotion and opens on a signal approve", async () => {
