@@ -56,8 +56,15 @@ export class MetricQueryError extends Error {
 
 export const NO_DATA_HINT = "is the canary receiving traffic?";
 
-/** A query's result series, reduced to the one value a threshold can judge. */
-export function singleValue(values: readonly number[], query: string): number {
+/**
+ * A query's result series, reduced to the one value a threshold can judge. `oneValueHint` says
+ * how to make the query return one value, in the provider's query language.
+ */
+export function singleValue(
+  values: readonly number[],
+  query: string,
+  oneValueHint = "aggregate it (e.g. sum(...))",
+): number {
   if (values.length === 0) {
     throw new MetricQueryError(
       "no-data",
@@ -67,7 +74,7 @@ export function singleValue(values: readonly number[], query: string): number {
   if (values.length > 1) {
     throw new MetricQueryError(
       "query",
-      `the query returned ${values.length} series, not one: aggregate it (e.g. sum(...)); query ${excerpt(query, QUERY_EXCERPT)}`,
+      `the query returned ${values.length} series, not one: ${oneValueHint}; query ${excerpt(query, QUERY_EXCERPT)}`,
     );
   }
   const [value] = values as [number];

@@ -1,10 +1,12 @@
 /**
- * MetricTemplate `spec.provider.type` → provider. Adding CloudWatch, New Relic, InfluxDB or
- * Dynatrace is one file exporting a MetricProviderFactory and one line here.
+ * MetricTemplate `spec.provider.type` → provider. Adding CloudWatch, InfluxDB or Stackdriver is
+ * one file exporting a MetricProviderFactory and one line here.
  */
 import type { MetricTemplateSpec } from "../../src/api/canary.ts";
 import { datadogProvider } from "./datadog.ts";
+import { dynatraceProvider } from "./dynatrace.ts";
 import { graphiteProvider } from "./graphite.ts";
+import { newRelicProvider } from "./newrelic.ts";
 import { prometheusProvider } from "./prometheus.ts";
 import {
   type MetricProvider,
@@ -19,6 +21,8 @@ export const metricProviders: Readonly<Partial<Record<MetricProviderType, Metric
   prometheus: prometheusProvider,
   datadog: datadogProvider,
   graphite: graphiteProvider,
+  newrelic: newRelicProvider,
+  dynatrace: dynatraceProvider,
 };
 
 export function createMetricProvider(type: MetricProviderType, settings: ProviderSettings): MetricProvider {

@@ -1,5 +1,6 @@
 /**
- * The Datadog and Graphite providers against local HTTP servers that speak their APIs, through
+ * The Datadog, Graphite, New Relic and Dynatrace providers against local HTTP servers that speak
+ * their APIs, through
  * runMetrics (templates, Secrets from the real API server) and the provider interface (isOnline);
  * and Prometheus's isOnline against the test world's Prometheus.
  */
@@ -66,6 +67,17 @@ describe("metric providers beyond Prometheus", () => {
     await core.createNamespacedSecret({
       namespace,
       body: { metadata: { name: "graphite" }, stringData: { username: "reader", password: "pw" } },
+    });
+    await core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: { name: "newrelic" },
+        stringData: { newrelic_account_id: "4242", newrelic_query_key: "NRIQ-secret" },
+      },
+    });
+    await core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name: "dynatrace" }, stringData: { dynatrace_token: "dt0c01.token" } },
     });
     server = await startReceiver();
   });
@@ -269,6 +281,211 @@ describe("metric providers beyond Prometheus", () => {
       assert.equal(
         result?.message,
         `broken: Graphite at ${server.url}/graphite answered HTTP 400: Invalid target: unbalanced parenthesis`,
+      );
+    });
+  });
+
+  describe("newrelic", () => {
+    before(() => {
+      server.respond((request) => {
+        const url = new URL(request.url, server.url);
+        if (!url.pathname.startsWith("/nr/")) return { status: 404 };
+        if (url.pathname !== "/nr/v1/accounts/4242/query") return json({ error: "unknown account" }, 404);
+        if (request.headers["x-query-key"] !== "NRIQ-secret")
+          return json({ error: "Invalid query key" }, 403);
+        const nrql = url.searchParams.get("nrql") ?? "";
+        if (nrql.startsWith("SELEKT"))
+          return json({ error: "NRQL Syntax Error: Error at line 1 position 1" }, 400);
+        if (nrql.includes("FACET")) return json({ facets: [{ name: "a", results: [{ count: 1 }] }] });
+        if (nrql.includes("Nothing")) return json({ results: [{}] });
+        if (nrql.includes("percentile")) return json({ results: [{ percentile: { "99": 412.5 } }] });
+        return json({ results: [{ percentage: 99.25 }], performanceStats: { inspectedCount: 120 } });
+      });
+    });
+
+    const nrTemplate = (name: string, query: string) =>
+      templates.set(`${namespace}/${name}`, {
+        provider: { type: "newrelic", address: `${server.url}/nr`, secretRef: { name: "newrelic" } },
+        query,
+      });
+
+    test("runs NRQL over the interval with the query key; the result's one number counts, whatever its name", async () => {
+      nrTemplate(
+        "nr-success",
+        "SELECT percentage(count(*), WHERE httpResponseCode < 500) FROM Transaction WHERE appName = '{{ target }}'",
+      );
+      nrTemplate("nr-p99", "SELECT percentile(duration, 99) FROM Transaction SINCE 5 minutes ago");
+      const results = await runMetrics(
+        target([
+          {
+            name: "nr-success",
+            interval: "2m",
+            templateRef: { name: "nr-success" },
+            thresholdRange: { min: 99 },
+          },
+          { name: "nr-p99", templateRef: { name: "nr-p99" }, thresholdRange: { max: 500 } },
+        ]),
+      );
+      assert.deepEqual(
+        results.map((r) => [r.verdict, r.value, r.message]),
+        [
+          ["pass", 99.25, "nr-success 99.25 >= 99"],
+          ["pass", 412.5, "nr-p99 412.50 <= 500"],
+        ],
+      );
+      const queries = server.requests
+        .filter((r) => r.url.startsWith("/nr/"))
+        .map((r) => new URL(r.url, server.url).searchParams.get("nrql"));
+      assert.deepEqual(queries.slice(-2).sort(), [
+        "SELECT percentage(count(*), WHERE httpResponseCode < 500) FROM Transaction WHERE appName = 'podinfo' SINCE 120 seconds ago",
+        "SELECT percentile(duration, 99) FROM Transaction SINCE 5 minutes ago",
+      ]);
+    });
+
+    test("a syntax error, a faceted query, no data and a wrong key are failed checks with reasons", async () => {
+      nrTemplate("nr-bad", "SELEKT count(*) FROM Transaction");
+      nrTemplate("nr-facet", "SELECT count(*) FROM Transaction FACET appName");
+      nrTemplate("nr-none", "SELECT average(duration) FROM Nothing");
+      const metric = (name: string) => ({
+        name,
+        interval: "1m",
+        templateRef: { name },
+        thresholdRange: { max: 1 },
+      });
+      const results = await runMetrics(target([metric("nr-bad"), metric("nr-facet"), metric("nr-none")]));
+      assert.deepEqual(
+        results.map((r) => [r.verdict, r.message]),
+        [
+          [
+            "error",
+            `nr-bad: New Relic at ${server.url}/nr answered HTTP 400: NRQL Syntax Error: Error at line 1 position 1`,
+          ],
+          [
+            "error",
+            "nr-facet: the query returned a series per facet or time: select one aggregate function, without FACET or TIMESERIES",
+          ],
+          [
+            "error",
+            "nr-none: no values found (is the canary receiving traffic?) for query SELECT average(duration) FROM Nothing SINCE 60 seconds ago",
+          ],
+        ],
+      );
+      const wrong = createMetricProvider(
+        "newrelic",
+        settings(`${server.url}/nr`, { newrelic_account_id: "4242", newrelic_query_key: "nope" }),
+      );
+      await assert.rejects(
+        wrong.isOnline(),
+        new RegExp(
+          `^MetricQueryError: New Relic at ${server.url}/nr answered HTTP 403 \\(check the credentials in the template's secretRef\\): Invalid query key$`,
+        ),
+      );
+      await createMetricProvider(
+        "newrelic",
+        settings(`${server.url}/nr`, { newrelic_account_id: "4242", newrelic_query_key: "NRIQ-secret" }),
+      ).isOnline();
+      assert.throws(
+        () => createMetricProvider("newrelic", settings(`${server.url}/nr`, { newrelic_account_id: "4242" })),
+        /Secret test\/keys lacks newrelic_query_key/,
+      );
+    });
+  });
+
+  describe("dynatrace", () => {
+    before(() => {
+      server.respond((request) => {
+        const url = new URL(request.url, server.url);
+        if (!url.pathname.startsWith("/dt/")) return { status: 404 };
+        if (request.headers.authorization !== "Api-Token dt0c01.token") {
+          return json({ error: { code: 401, message: "Token Authentication failed" } }, 401);
+        }
+        if (url.pathname === "/dt/api/v2/metrics")
+          return json({ totalCount: 1, metrics: [{ metricId: "x" }] });
+        const selector = url.searchParams.get("metricSelector") ?? "";
+        if (selector.includes("((")) {
+          return json(
+            {
+              error: {
+                code: 400,
+                message: "Constraints violated.",
+                constraintViolations: [{ message: "The metric selector is invalid" }],
+              },
+            },
+            400,
+          );
+        }
+        const series = (values: (number | null)[]) => ({ dimensions: [], timestamps: [], values });
+        const data = selector.includes("splitBy()") ? [series([null, 1.75])] : [series([1.5]), series([2.5])];
+        return json({ totalCount: 1, resolution: "Inf", result: [{ metricId: selector, data }] });
+      });
+    });
+
+    const dtTemplate = (name: string, query: string) =>
+      templates.set(`${namespace}/${name}`, {
+        provider: { type: "dynatrace", address: `${server.url}/dt`, secretRef: { name: "dynatrace" } },
+        query,
+      });
+
+    test("reads the selector over the interval at resolution Inf with the API token", async () => {
+      dtTemplate(
+        "dt-errors",
+        'builtin:service.errors.total.rate:filter(eq("dt.entity.service","{{ target }}")):splitBy()',
+      );
+      const [result] = await runMetrics(
+        target([
+          {
+            name: "dt-errors",
+            interval: "90s",
+            templateRef: { name: "dt-errors" },
+            thresholdRange: { max: 1 },
+          },
+        ]),
+      );
+      assert.deepEqual(
+        [result?.verdict, result?.value, result?.message],
+        ["fail", 1.75, "dt-errors 1.75 > 1"],
+      );
+      const request = server.requests.findLast((r) => r.url.startsWith("/dt/api/v2/metrics/query"));
+      const params = new URL(request?.url ?? "", server.url).searchParams;
+      assert.equal(
+        params.get("metricSelector"),
+        'builtin:service.errors.total.rate:filter(eq("dt.entity.service","podinfo")):splitBy()',
+      );
+      assert.equal(params.get("from"), "now-90s");
+      assert.equal(params.get("resolution"), "Inf");
+      await createMetricProvider(
+        "dynatrace",
+        settings(`${server.url}/dt`, { dynatrace_token: "dt0c01.token" }),
+      ).isOnline();
+    });
+
+    test("an invalid selector, a series per dimension and a missing address are failed checks with reasons", async () => {
+      dtTemplate("dt-bad", "builtin:service.response.time((");
+      dtTemplate("dt-split", "builtin:service.response.time");
+      templates.set(`${namespace}/dt-noaddress`, {
+        provider: { type: "dynatrace", secretRef: { name: "dynatrace" } },
+        query: "builtin:service.response.time",
+      });
+      const metric = (name: string) => ({ name, templateRef: { name }, thresholdRange: { max: 1 } });
+      const results = await runMetrics(
+        target([metric("dt-bad"), metric("dt-split"), metric("dt-noaddress")]),
+      );
+      assert.deepEqual(
+        results.map((r) => [r.verdict, r.message]),
+        [
+          [
+            "error",
+            `dt-bad: Dynatrace at ${server.url}/dt answered HTTP 400: Constraints violated.; The metric selector is invalid`,
+          ],
+          [
+            "error",
+            "dt-split: the query returned 2 series, not one: merge the dimensions (e.g. append :splitBy()); query builtin:service.response.time",
+          ],
+          [
+            "error",
+            "dt-noaddress: the dynatrace provider needs an address: the environment's URL (https://<id>.live.dynatrace.com)",
+          ],
+        ],
       );
     });
   });
