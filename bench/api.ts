@@ -7,16 +7,11 @@
  * Starts its own test world, unless DC_WORLD_DIR names a running one (`npm run world:up`).
  * Usage: npm run bench:api [-- --canaries 20 --idle-seconds 60]
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import type { CanaryWorkflowHandle } from "../test/activities/rollout-support.ts";
-import type { Supervisor } from "../test/harness/process.ts";
-import { startWorld, type WorldInfo, worldEnvVars } from "../test/harness/world.ts";
+import { openBenchWorld } from "./world.ts";
 
 const { values } = parseArgs({
   options: {
@@ -42,25 +37,7 @@ function median(values: readonly number[]): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const reuse = process.env.DC_WORLD_DIR && resolve(process.env.DC_WORLD_DIR);
-let info: WorldInfo;
-let own: { dir: string; supervisor: Supervisor } | undefined;
-if (reuse && existsSync(join(reuse, "world.json"))) {
-  info = JSON.parse(readFileSync(join(reuse, "world.json"), "utf8")) as WorldInfo;
-  log(`using the running test world in ${reuse}`);
-} else {
-  const dir = mkdtempSync(join(tmpdir(), "durable-canary-bench-api-"));
-  const world = await startWorld(dir);
-  info = world.info;
-  own = { dir, supervisor: world.supervisor };
-  // If this process is killed outright, the watchdog still stops the world.
-  spawn(
-    process.execPath,
-    [join(import.meta.dirname, "../test/harness/watchdog.ts"), String(process.pid), own.supervisor.pidFile],
-    { detached: true, stdio: "ignore" },
-  ).unref();
-}
-Object.assign(process.env, worldEnvVars(info));
+const world = await openBenchWorld("api", log);
 
 // The test helpers connect to the world when they are loaded, so only now that it is known.
 const { admin, canarySpec, createAvailable, createCanary, deployment, operatorClient } = await import(
@@ -128,12 +105,10 @@ try {
   for (const stop of stops) await stop();
   await Promise.allSettled(handles.map((h) => h.terminate("benchmark done")));
   await worker.close();
-  if (own) {
-    await own.supervisor.stopAll();
-    rmSync(own.dir, { recursive: true, force: true });
-  } else {
+  if (!world.own) {
     for (const name of [rolloutNamespace, idleNamespace]) {
       await core.deleteNamespace({ name }).catch(() => undefined);
     }
   }
+  await world.close();
 }

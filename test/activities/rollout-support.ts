@@ -95,7 +95,7 @@ export class CanaryWorker {
 }
 
 /** The revision the controller would compute: pod template plus tracked configs. */
-async function targetRevision(namespace: string, name: string): Promise<string> {
+export async function targetRevision(namespace: string, name: string): Promise<string> {
   const target = await admin.get<V1Deployment>(RESOURCES.deployments, namespace, name);
   return (await readRevision(admin, namespace, target.spec?.template)).revision;
 }
