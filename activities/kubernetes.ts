@@ -95,6 +95,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     kube,
     namespace: target.ref.namespace,
     spec: target.spec,
+    revision: target.revision,
     settings,
   });
 

@@ -2,7 +2,8 @@
  * Gateway API (`gatewayapi:v1`): one HTTPRoute named after the apex Service, attached to
  * `service.gatewayRefs`, whose rule splits traffic between the primary and canary Services by
  * backendRef weight. A/B testing adds a rule in front that sends requests matching
- * `analysis.match` to the canary; mirroring adds a RequestMirror filter. Timeouts, header
+ * `analysis.match` to the canary; mirroring adds a RequestMirror filter; session affinity adds
+ * cookie rules in front and Set-Cookie filters on the backends. Timeouts, header
  * modifiers, rewrites and extra mirrors come from `spec.service`. Retries and CORS are not in
  * the Gateway API standard channel, so they are not set.
  */
@@ -15,6 +16,7 @@ import { routeTo } from "../../workflows/decisions/routes.ts";
 import { withoutTooling } from "../workload-primary.ts";
 import { combine, type GatewayMatch, mergeGateway, toGatewayMatch } from "./match.ts";
 import { compact, ObjectRouter, type RouterContext } from "./router.ts";
+import { type StickyCookie, type StickySessions, stickySessions } from "./session-affinity.ts";
 
 export const GATEWAY_PROVIDER = "gatewayapi:v1";
 
@@ -22,6 +24,7 @@ interface BackendRef {
   readonly name: string;
   readonly port?: number;
   readonly weight?: number;
+  readonly filters?: Filter[];
 }
 
 interface Filter {
@@ -71,15 +74,33 @@ function serviceFilters(spec: ResolvedCanarySpec): Filter[] {
   return filters;
 }
 
-export function buildHttpRoute(spec: ResolvedCanarySpec, namespace: string, routes: Routes): KubeObject {
+/** A response from this backend sets the cookie that keeps its user there (session affinity). */
+function setsCookie(cookie: StickyCookie | undefined): Filter[] | undefined {
+  if (!cookie) return undefined;
+  return [
+    {
+      type: "ResponseHeaderModifier",
+      responseHeaderModifier: { add: [{ name: "Set-Cookie", value: cookie.setCookie }] },
+    },
+  ];
+}
+
+/** `revision` is the canary's, for session-affinity cookies. */
+export function buildHttpRoute(
+  spec: ResolvedCanarySpec,
+  namespace: string,
+  routes: Routes,
+  revision?: string,
+): KubeObject {
   const names = serviceNames(spec);
+  const sticky = stickySessions(spec, revision, routes);
   const port = spec.service.port;
   const serviceMatches = (spec.service.match ?? []).map((m, i) =>
     toGatewayMatch(m, `service.match[${i}]`, GATEWAY_PROVIDER),
   );
   const common = serviceFilters(spec);
   const timeouts = compact({ request: spec.service.timeout, backendRequest: spec.service.backendTimeout });
-  const rule = (matches: GatewayMatch[], split: Routes): Rule =>
+  const rule = (matches: GatewayMatch[], split: Routes, cookies?: StickySessions): Rule =>
     compact({
       matches,
       filters: [
@@ -97,8 +118,18 @@ export function buildHttpRoute(spec: ResolvedCanarySpec, namespace: string, rout
           : []),
       ],
       backendRefs: [
-        { name: names.primary, port, weight: split.primaryWeight },
-        { name: names.canary, port, weight: split.canaryWeight },
+        compact({
+          name: names.primary,
+          port,
+          weight: split.primaryWeight,
+          filters: setsCookie(cookies?.primary),
+        }),
+        compact({
+          name: names.canary,
+          port,
+          weight: split.canaryWeight,
+          filters: setsCookie(cookies?.canary),
+        }),
       ],
       timeouts: Object.keys(timeouts).length > 0 ? timeouts : undefined,
     });
@@ -115,7 +146,25 @@ export function buildHttpRoute(spec: ResolvedCanarySpec, namespace: string, rout
           ),
           rule(serviceMatches, routeTo(0)),
         ]
-      : [rule(serviceMatches, routes)];
+      : [
+          // Requests with a session cookie go where the cookie says, before the split.
+          ...(sticky
+            ? [
+                [sticky.canary, routeTo(100)] as const,
+                ...(sticky.primary ? [[sticky.primary, routeTo(0)] as const] : []),
+              ].map(([cookie, split]) =>
+                rule(
+                  combine(
+                    [{ headers: [{ type: "RegularExpression", name: "Cookie", value: cookie.matchRegex }] }],
+                    serviceMatches,
+                    mergeGateway,
+                  ),
+                  split,
+                ),
+              )
+            : []),
+          rule(serviceMatches, routes, sticky),
+        ];
   return {
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "HTTPRoute",
@@ -129,11 +178,11 @@ export function buildHttpRoute(spec: ResolvedCanarySpec, namespace: string, rout
   };
 }
 
-/** The split of the first rule: the A/B rule when testing A/B, the only rule otherwise. */
+/** The split: of the A/B rule (the first) when testing A/B, else of the last (after session-affinity rules). */
 export function parseHttpRoute(spec: ResolvedCanarySpec, route: KubeObject): Routes {
   const names = serviceNames(spec);
   const rules = ((route.spec as { rules?: Rule[] } | undefined)?.rules ?? []) as Rule[];
-  const first = rules[0];
+  const first = spec.strategy.kind === "ab-testing" ? rules[0] : rules.at(-1);
   const weight = (name: string) => {
     const ref = first?.backendRefs?.find((b) => b.name === name);
     return ref === undefined ? 0 : (ref.weight ?? 1);
@@ -151,7 +200,7 @@ export const gatewayApiRouter = new ObjectRouter(
     weighted: {
       type: RESOURCES.httpRoutes,
       name: serviceNames(ctx.spec).apex,
-      build: (routes: Routes) => buildHttpRoute(ctx.spec, ctx.namespace, routes),
+      build: (routes: Routes) => buildHttpRoute(ctx.spec, ctx.namespace, routes, ctx.revision),
     },
     others: [],
   }),

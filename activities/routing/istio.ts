@@ -2,7 +2,8 @@
  * Istio (`istio`): a VirtualService named after the apex Service, for the apex host plus
  * `service.hosts` on `service.gateways`, with one HTTP route splitting traffic between the
  * primary and canary hosts by weight (mirroring with `mirror` and `mirrorPercentage`); A/B testing
- * puts a route for requests matching `analysis.match` in front. Retries, timeout, headers,
+ * puts a route for requests matching `analysis.match` in front, session affinity routes for its
+ * cookies (set by the destinations' response headers). Retries, timeout, headers,
  * corsPolicy, rewrite and matches come from `spec.service`. DestinationRules for the primary and
  * canary hosts carry `service.trafficPolicy`.
  */
@@ -15,10 +16,12 @@ import { routeTo } from "../../workflows/decisions/routes.ts";
 import { withoutTooling } from "../workload-primary.ts";
 import { combine, type IstioMatch, mergeIstio, toIstioMatch } from "./match.ts";
 import { compact, ObjectRouter, type RouterContext } from "./router.ts";
+import { type StickyCookie, type StickySessions, stickySessions } from "./session-affinity.ts";
 
 interface Destination {
   readonly destination: { readonly host: string; readonly port?: { readonly number: number } };
   readonly weight?: number;
+  readonly headers?: unknown;
 }
 
 interface HttpRoute {
@@ -36,8 +39,20 @@ function metadata(spec: ResolvedCanarySpec, namespace: string, name: string): Re
   };
 }
 
-export function buildVirtualService(spec: ResolvedCanarySpec, namespace: string, routes: Routes): KubeObject {
+/** A response from this destination sets the cookie that keeps its user there (session affinity). */
+function setsCookie(cookie: StickyCookie | undefined): unknown {
+  return cookie ? { response: { add: { "Set-Cookie": cookie.setCookie } } } : undefined;
+}
+
+/** `revision` is the canary's, for session-affinity cookies. */
+export function buildVirtualService(
+  spec: ResolvedCanarySpec,
+  namespace: string,
+  routes: Routes,
+  revision?: string,
+): KubeObject {
   const names = serviceNames(spec);
+  const sticky = stickySessions(spec, revision, routes);
   const service = spec.service;
   const port = { number: service.port };
   const serviceMatches = (service.match ?? []).map(toIstioMatch);
@@ -45,7 +60,7 @@ export function buildVirtualService(spec: ResolvedCanarySpec, namespace: string,
     service.rewrite === undefined
       ? undefined
       : compact({ uri: service.rewrite.uri, authority: service.rewrite.authority });
-  const http = (match: IstioMatch[], split: Routes): HttpRoute =>
+  const http = (match: IstioMatch[], split: Routes, cookies?: StickySessions): HttpRoute =>
     compact({
       match,
       rewrite,
@@ -54,8 +69,16 @@ export function buildVirtualService(spec: ResolvedCanarySpec, namespace: string,
       headers: service.headers,
       corsPolicy: service.corsPolicy,
       route: [
-        { destination: { host: names.primary, port }, weight: split.primaryWeight },
-        { destination: { host: names.canary, port }, weight: split.canaryWeight },
+        compact({
+          destination: { host: names.primary, port },
+          weight: split.primaryWeight,
+          headers: setsCookie(cookies?.primary),
+        }),
+        compact({
+          destination: { host: names.canary, port },
+          weight: split.canaryWeight,
+          headers: setsCookie(cookies?.canary),
+        }),
       ],
       mirror: split.mirror ? { host: names.canary, port } : undefined,
       mirrorPercentage:
@@ -69,7 +92,25 @@ export function buildVirtualService(spec: ResolvedCanarySpec, namespace: string,
           http(combine(spec.analysis.match.map(toIstioMatch), serviceMatches, mergeIstio), routes),
           http(serviceMatches, routeTo(0)),
         ]
-      : [http(serviceMatches, routes)];
+      : [
+          // Requests with a session cookie go where the cookie says, before the split.
+          ...(sticky
+            ? [
+                [sticky.canary, routeTo(100)] as const,
+                ...(sticky.primary ? [[sticky.primary, routeTo(0)] as const] : []),
+              ].map(([cookie, split]) =>
+                http(
+                  combine(
+                    [{ headers: { cookie: { regex: cookie.matchRegex } } }],
+                    serviceMatches,
+                    mergeIstio,
+                  ),
+                  split,
+                ),
+              )
+            : []),
+          http(serviceMatches, routes, sticky),
+        ];
   // A delegate VirtualService is included by another one, which owns hosts and gateways.
   const hosts = service.delegation ? undefined : [...new Set([names.apex, ...(service.hosts ?? [])])];
   return {
@@ -93,10 +134,11 @@ export function buildDestinationRule(spec: ResolvedCanarySpec, namespace: string
   };
 }
 
-/** The split of the first HTTP route: the A/B route when testing A/B, the only route otherwise. */
+/** The split: of the A/B route (the first) when testing A/B, else of the last (after session-affinity routes). */
 export function parseVirtualService(spec: ResolvedCanarySpec, virtualService: KubeObject): Routes {
   const names = serviceNames(spec);
-  const first = ((virtualService.spec as { http?: HttpRoute[] } | undefined)?.http ?? [])[0];
+  const http = (virtualService.spec as { http?: HttpRoute[] } | undefined)?.http ?? [];
+  const first = spec.strategy.kind === "ab-testing" ? http[0] : http.at(-1);
   const weight = (host: string) => {
     const destinations = first?.route ?? [];
     const found = destinations.find((d) => d.destination.host === host);
@@ -117,7 +159,7 @@ export const istioRouter = new ObjectRouter(
       weighted: {
         type: RESOURCES.virtualServices,
         name: names.apex,
-        build: (routes: Routes) => buildVirtualService(ctx.spec, ctx.namespace, routes),
+        build: (routes: Routes) => buildVirtualService(ctx.spec, ctx.namespace, routes, ctx.revision),
       },
       others: [names.primary, names.canary].map((host) => ({
         type: RESOURCES.destinationRules,

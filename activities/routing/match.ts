@@ -28,7 +28,7 @@ export interface GatewayMatch {
 
 export type IstioMatch = Record<string, unknown>;
 
-function escapeRegex(text: string): string {
+export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 

@@ -17,6 +17,8 @@ export interface RouterContext {
   readonly kube: KubeClient;
   readonly namespace: string;
   readonly spec: ResolvedCanarySpec;
+  /** The canary's revision, for what depends on it (session-affinity cookies). */
+  readonly revision: string | undefined;
   readonly settings: WorkloadSettings;
 }
 

@@ -34,7 +34,7 @@ interface HttpRoute {
     rules: {
       matches?: Record<string, unknown>[];
       filters?: { type: string; [key: string]: unknown }[];
-      backendRefs: { name: string; port: number; weight: number }[];
+      backendRefs: { name: string; port: number; weight: number; [key: string]: unknown }[];
       timeouts?: { request?: string; backendRequest?: string };
     }[];
   };
@@ -175,6 +175,58 @@ describe("gatewayapi:v1 router", () => {
       [100, 0],
       "everyone else stays on the primary",
     );
+  });
+
+  it("session affinity: the API server keeps the cookie rule and the canary's Set-Cookie filter", async () => {
+    await workload("cart");
+    const created = await createCanary(
+      namespace,
+      "cart",
+      canarySpec("cart", {
+        analysis: {
+          interval: "1s",
+          stepWeight: 25,
+          maxWeight: 50,
+          sessionAffinity: { cookieName: "cart-canary", maxAge: 120, sameSite: "Lax" },
+        },
+      }),
+    );
+    const target = { ...created, revision: "5f6d8c" };
+    const { activities } = operatorActivities();
+    await activities.initialize(target);
+    await activities.setRoutes(target, routeTo(25));
+    assert.deepEqual(await activities.getRoutes(target), routeTo(25));
+    const http = await route("cart");
+    assert.equal(http.spec.rules.length, 2);
+    assert.deepEqual(http.spec.rules[0]?.matches, [
+      {
+        headers: [{ type: "RegularExpression", name: "Cookie", value: "(.*; *)?cart-canary=5f6d8c(;.*)?" }],
+        path: { type: "PathPrefix", value: "/" },
+      },
+    ]);
+    assert.deepEqual(
+      http.spec.rules[0]?.backendRefs.map((b) => b.weight),
+      [0, 100],
+    );
+    assert.deepEqual(http.spec.rules[1]?.backendRefs[1], {
+      group: "",
+      kind: "Service",
+      name: "cart-canary",
+      port: 80,
+      weight: 25,
+      filters: [
+        {
+          type: "ResponseHeaderModifier",
+          responseHeaderModifier: {
+            add: [{ name: "Set-Cookie", value: "cart-canary=5f6d8c; Max-Age=120; SameSite=Lax" }],
+          },
+        },
+      ],
+    });
+    // Promoted: one rule again, no cookies.
+    await activities.setRoutes(target, routeTo(0));
+    assert.equal((await route("cart")).spec.rules.length, 1);
+    assert.deepEqual(await activities.getRoutes(target), routeTo(0));
   });
 
   it("takes over an HTTPRoute the user had and gives it back on finalize; deletes the one it made", async () => {

@@ -28,7 +28,11 @@ interface VirtualService {
     gateways?: string[];
     http: {
       match?: Record<string, unknown>[];
-      route: { destination: { host: string; port?: { number: number } }; weight?: number }[];
+      route: {
+        destination: { host: string; port?: { number: number } };
+        weight?: number;
+        headers?: unknown;
+      }[];
       mirror?: { host: string };
       mirrorPercentage?: { value: number };
       [key: string]: unknown;
@@ -153,6 +157,46 @@ describe("istio router", () => {
       vs.spec.http[1]?.route.map((r) => r.weight),
       [100, 0],
     );
+  });
+
+  it("session affinity: a cookie route in front, Set-Cookie on the canary destination", async () => {
+    await workload("cart");
+    const created = await createCanary(
+      namespace,
+      "cart",
+      canarySpec("cart", {
+        provider: "istio",
+        analysis: {
+          interval: "1s",
+          stepWeight: 25,
+          maxWeight: 50,
+          sessionAffinity: { cookieName: "cart-canary", primaryCookieName: "cart-primary", maxAge: 120 },
+        },
+      }),
+    );
+    const target = { ...created, revision: "5f6d8c" };
+    const { activities } = operatorActivities();
+    await activities.initialize(target);
+    await activities.setRoutes(target, routeTo(50));
+    assert.deepEqual(await activities.getRoutes(target), routeTo(50));
+    const vs = await virtualService("cart");
+    assert.deepEqual(
+      vs.spec.http.map((h) => [h.match, h.route.map((r) => r.weight)]),
+      [
+        [[{ headers: { cookie: { regex: "(.*; *)?cart-canary=5f6d8c(;.*)?" } } }], [0, 100]],
+        [[{ headers: { cookie: { regex: "(.*; *)?cart-primary=5f6d8c(;.*)?" } } }], [100, 0]],
+        [undefined, [50, 50]],
+      ],
+    );
+    assert.deepEqual(
+      vs.spec.http[2]?.route.map((r) => r.headers),
+      [
+        { response: { add: { "Set-Cookie": "cart-primary=5f6d8c; Max-Age=120" } } },
+        { response: { add: { "Set-Cookie": "cart-canary=5f6d8c; Max-Age=120" } } },
+      ],
+    );
+    await activities.setRoutes(target, routeTo(0));
+    assert.equal((await virtualService("cart")).spec.http.length, 1);
   });
 
   it("gives back a VirtualService the user had and removes the DestinationRules it made", async () => {

@@ -238,3 +238,110 @@ describe("registry", () => {
     assert.deepEqual(compact({ a: undefined, b: [], c: {}, d: 0, e: "" }), { c: {}, d: 0, e: "" });
   });
 });
+
+describe("session affinity", () => {
+  const affinity = { cookieName: "canary-session", maxAge: 600, path: "/", secure: true, httpOnly: true };
+  const sticky = (provider: "gatewayapi:v1" | "istio", extra: Record<string, unknown> = {}) =>
+    spec({ stepWeight: 10, sessionAffinity: { ...affinity, ...extra } }, { provider });
+
+  it("puts a cookie rule in front of the HTTPRoute split, and the canary's responses set the cookie", () => {
+    const route = buildHttpRoute(sticky("gatewayapi:v1"), "ns", routeTo(20), "7c9d5f");
+    assert.deepEqual((route.spec as { rules: unknown[] }).rules, [
+      {
+        matches: [
+          {
+            headers: [
+              { type: "RegularExpression", name: "Cookie", value: "(.*; *)?canary-session=7c9d5f(;.*)?" },
+            ],
+          },
+        ],
+        backendRefs: [
+          { name: "podinfo-primary", port: 9898, weight: 0 },
+          { name: "podinfo-canary", port: 9898, weight: 100 },
+        ],
+      },
+      {
+        backendRefs: [
+          { name: "podinfo-primary", port: 9898, weight: 80 },
+          {
+            name: "podinfo-canary",
+            port: 9898,
+            weight: 20,
+            filters: [
+              {
+                type: "ResponseHeaderModifier",
+                responseHeaderModifier: {
+                  add: [
+                    {
+                      name: "Set-Cookie",
+                      value: "canary-session=7c9d5f; Max-Age=600; Path=/; Secure; HttpOnly",
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ]);
+    assert.deepEqual(parseHttpRoute(sticky("gatewayapi:v1"), route), routeTo(20));
+  });
+
+  it("keeps users of the primary there too with primaryCookieName", () => {
+    const canary = sticky("gatewayapi:v1", { primaryCookieName: "primary-session" });
+    const rules = (
+      buildHttpRoute(canary, "ns", routeTo(30), "r2").spec as { rules: Record<string, unknown>[] }
+    ).rules;
+    assert.equal(rules.length, 3);
+    assert.deepEqual(rules[1]?.backendRefs, [
+      { name: "podinfo-primary", port: 9898, weight: 100 },
+      { name: "podinfo-canary", port: 9898, weight: 0 },
+    ]);
+    assert.match(JSON.stringify(rules[1]?.matches), /primary-session=r2/);
+    assert.match(JSON.stringify(rules[2]?.backendRefs), /Set-Cookie.*primary-session=r2; Max-Age=600/);
+  });
+
+  it("adds nothing without a split, a revision or the canary strategy", () => {
+    const canary = sticky("gatewayapi:v1");
+    for (const [routes, revision] of [
+      [routeTo(0), "r2"],
+      [routeTo(100), "r2"],
+      [routeTo(20), undefined],
+    ] as const) {
+      assert.deepEqual(buildHttpRoute(canary, "ns", routes, revision), buildHttpRoute(canary, "ns", routes));
+      assert.equal(
+        (buildHttpRoute(canary, "ns", routes, revision).spec as { rules: unknown[] }).rules.length,
+        1,
+      );
+    }
+    const blueGreen = spec({ iterations: 3, sessionAffinity: affinity }, { provider: "gatewayapi:v1" });
+    assert.equal(
+      (buildHttpRoute(blueGreen, "ns", routeTo(50), "r2").spec as { rules: unknown[] }).rules.length,
+      1,
+    );
+  });
+
+  it("routes by cookie in the VirtualService, with Set-Cookie on the canary destination", () => {
+    const canary = sticky("istio");
+    const vs = buildVirtualService(canary, "ns", routeTo(40), "7c9d5f");
+    const http = (vs.spec as { http: Record<string, unknown>[] }).http;
+    assert.deepEqual(http[0]?.match, [
+      { headers: { cookie: { regex: "(.*; *)?canary-session=7c9d5f(;.*)?" } } },
+    ]);
+    assert.deepEqual(http[0]?.route, [
+      { destination: { host: "podinfo-primary", port: { number: 9898 } }, weight: 0 },
+      { destination: { host: "podinfo-canary", port: { number: 9898 } }, weight: 100 },
+    ]);
+    assert.deepEqual(http[1]?.route, [
+      { destination: { host: "podinfo-primary", port: { number: 9898 } }, weight: 60 },
+      {
+        destination: { host: "podinfo-canary", port: { number: 9898 } },
+        weight: 40,
+        headers: {
+          response: { add: { "Set-Cookie": "canary-session=7c9d5f; Max-Age=600; Path=/; Secure; HttpOnly" } },
+        },
+      },
+    ]);
+    assert.deepEqual(parseVirtualService(canary, vs), routeTo(40));
+  });
+});
