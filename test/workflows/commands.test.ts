@@ -17,7 +17,6 @@ import {
   skipSignal,
   skipUpdate,
 } from "../../workflows/messages.ts";
-import { waitFor } from "../harness/process.ts";
 import { webhook } from "../unit/helpers/specs.ts";
 import { canarySpec, WorkflowTestWorld } from "./support.ts";
 
@@ -61,12 +60,7 @@ describe("gates", () => {
         }[gate],
       );
       assert.deepEqual(canary.model.promotions, []);
-      await waitFor(
-        "a warning alert about the waiting gate",
-        async () =>
-          canary.model.alerts.some((a) => a.severity === "warn" && a.message.includes(gate)) || undefined,
-        { timeoutMs: 5000 },
-      );
+      await canary.alerted(`${gate} waiting`, (a) => a.severity === "warn" && a.message.includes(gate));
       canary.model.webhookAnswers.set(gate, "pass");
       await canary.settled("Succeeded");
       assert.equal(canary.model.alerts.filter((a) => a.severity === "warn").length, 1, "one alert per wait");

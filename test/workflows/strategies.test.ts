@@ -27,7 +27,7 @@ describe("canary strategy", () => {
       [...new Set(canary.model.phases)],
       ["Initializing", "Initialized", "Progressing", "Promoting", "Finalising", "Succeeded"],
     );
-    assert.ok(canary.model.alerts.some((a) => a.severity === "info" && a.message.includes("r2 promoted")));
+    await canary.alerted("r2 promoted", (a) => a.severity === "info" && a.message.includes("r2 promoted"));
   });
 
   it("follows stepWeights and promotes back by stepWeightPromotion", async () => {
@@ -55,7 +55,7 @@ describe("canary strategy", () => {
     assert.equal(canary.model.canaryScaledUp, false);
     assert.equal(canary.model.primaryRevision, "r1", "the primary keeps the old revision");
     assert.match(canary.model.lastStatus?.message ?? "", /rolled back.*93\.10 < 99/);
-    assert.ok(canary.model.alerts.some((a) => a.severity === "error"));
+    await canary.alerted("rollback", (a) => a.severity === "error");
     assert.ok(canary.model.calls.includes("runWebhooks") || canary.spec.analysis.webhooks.length === 0);
   });
 

@@ -12,6 +12,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from "@temporalio/worker";
 import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
+import type { Alert } from "../../workflows/activity-port.ts";
 import type { canaryWorkflow } from "../../workflows/canary.ts";
 import { type CanaryStatusView, revisionSignal, statusQuery, workflowId } from "../../workflows/messages.ts";
 import { waitFor } from "../harness/process.ts";
@@ -61,6 +62,8 @@ export interface Canary {
    * after carrying out the phase's effects, then returns the status query's view.
    */
   settled(phase: string, timeoutMs?: number): Promise<CanaryStatusView>;
+  /** Waits for an alert: alerts go out in their own lane, after the status they follow. */
+  alerted(what: string, predicate: (alert: Alert) => boolean, timeoutMs?: number): Promise<void>;
 }
 
 export class WorkflowTestWorld {
@@ -162,6 +165,12 @@ export class WorkflowTestWorld {
           { timeoutMs, intervalMs: 20 },
         );
         return canary.status();
+      },
+      alerted: async (what, predicate, timeoutMs = 10_000) => {
+        await waitFor(`${name}: alert ${what}`, async () => model.alerts.some(predicate) || undefined, {
+          timeoutMs,
+          intervalMs: 20,
+        });
       },
     };
     await canary.settled("Initialized");
