@@ -75,7 +75,7 @@ try {
   const sendStart = performance.now();
   await inBatches(count, 100, async (i) => {
     const due = sendStart + (i * intervalMs) / count;
-    await sleep(due - performance.now());
+    await sleep(Math.max(0, due - performance.now()));
     sent[i] = Date.now();
     await canaries[i]?.revise("r2");
   });
