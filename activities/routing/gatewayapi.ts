@@ -16,7 +16,7 @@ import { routeTo } from "../../workflows/decisions/routes.ts";
 import { withoutTooling } from "../workload-primary.ts";
 import { combine, type GatewayMatch, mergeGateway, toGatewayMatch } from "./match.ts";
 import { compact, ObjectRouter, type RouterContext } from "./router.ts";
-import { type StickyCookie, type StickySessions, stickySessions } from "./session-affinity.ts";
+import { cookieRoutes, type StickyCookie, type StickySessions, stickySessions } from "./session-affinity.ts";
 
 export const GATEWAY_PROVIDER = "gatewayapi:v1";
 
@@ -148,21 +148,16 @@ export function buildHttpRoute(
         ]
       : [
           // Requests with a session cookie go where the cookie says, before the split.
-          ...(sticky
-            ? [
-                [sticky.canary, routeTo(100)] as const,
-                ...(sticky.primary ? [[sticky.primary, routeTo(0)] as const] : []),
-              ].map(([cookie, split]) =>
-                rule(
-                  combine(
-                    [{ headers: [{ type: "RegularExpression", name: "Cookie", value: cookie.matchRegex }] }],
-                    serviceMatches,
-                    mergeGateway,
-                  ),
-                  split,
-                ),
-              )
-            : []),
+          ...cookieRoutes(sticky).map(([cookie, split]) =>
+            rule(
+              combine(
+                [{ headers: [{ type: "RegularExpression", name: "Cookie", value: cookie.matchRegex }] }],
+                serviceMatches,
+                mergeGateway,
+              ),
+              split,
+            ),
+          ),
           rule(serviceMatches, routes, sticky),
         ];
   return {

@@ -16,7 +16,7 @@ import { routeTo } from "../../workflows/decisions/routes.ts";
 import { withoutTooling } from "../workload-primary.ts";
 import { combine, type IstioMatch, mergeIstio, toIstioMatch } from "./match.ts";
 import { compact, ObjectRouter, type RouterContext } from "./router.ts";
-import { type StickyCookie, type StickySessions, stickySessions } from "./session-affinity.ts";
+import { cookieRoutes, type StickyCookie, type StickySessions, stickySessions } from "./session-affinity.ts";
 
 interface Destination {
   readonly destination: { readonly host: string; readonly port?: { readonly number: number } };
@@ -94,21 +94,12 @@ export function buildVirtualService(
         ]
       : [
           // Requests with a session cookie go where the cookie says, before the split.
-          ...(sticky
-            ? [
-                [sticky.canary, routeTo(100)] as const,
-                ...(sticky.primary ? [[sticky.primary, routeTo(0)] as const] : []),
-              ].map(([cookie, split]) =>
-                http(
-                  combine(
-                    [{ headers: { cookie: { regex: cookie.matchRegex } } }],
-                    serviceMatches,
-                    mergeIstio,
-                  ),
-                  split,
-                ),
-              )
-            : []),
+          ...cookieRoutes(sticky).map(([cookie, split]) =>
+            http(
+              combine([{ headers: { cookie: { regex: cookie.matchRegex } } }], serviceMatches, mergeIstio),
+              split,
+            ),
+          ),
           http(serviceMatches, routes, sticky),
         ];
   // A delegate VirtualService is included by another one, which owns hosts and gateways.

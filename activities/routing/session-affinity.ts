@@ -10,10 +10,10 @@
 import type { SessionAffinity } from "../../src/api/canary.ts";
 import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
 import type { Routes } from "../../workflows/activity-port.ts";
+import { routeTo } from "../../workflows/decisions/routes.ts";
 import { escapeRegex } from "./match.ts";
 
 export interface StickyCookie {
-  readonly name: string;
   /** The Set-Cookie header a response from this side adds. */
   readonly setCookie: string;
   /** A regular expression (RE2) over the Cookie request header that finds this cookie. */
@@ -27,7 +27,7 @@ export interface StickySessions {
 
 const DEFAULT_MAX_AGE_SECONDS = 86_400;
 
-/** Cookie values may not hold separators or spaces; a revision is a hash, but say so once. */
+/** Cookie values may not hold separators or spaces: revisions are hashes, but a hand-set one may. */
 function cookieValue(revision: string): string {
   return revision.replace(/[^A-Za-z0-9._-]/g, "_");
 }
@@ -45,7 +45,6 @@ function cookie(affinity: SessionAffinity, name: string, revision: string): Stic
     affinity.partitioned ? "Partitioned" : undefined,
   ];
   return {
-    name,
     setCookie: attributes.filter((a) => a !== undefined).join("; "),
     // The whole header must match (Envoy): the cookie first, or after another one's "; ".
     matchRegex: `(.*; *)?${escapeRegex(name)}=${escapeRegex(value)}(;.*)?`,
@@ -71,4 +70,13 @@ export function stickySessions(
         ? undefined
         : cookie(affinity, affinity.primaryCookieName, revision),
   };
+}
+
+/** The routes in front of the split: each cookie, with all of its requests to its side. */
+export function cookieRoutes(sticky: StickySessions | undefined): [StickyCookie, Routes][] {
+  if (!sticky) return [];
+  return [
+    [sticky.canary, routeTo(100)],
+    ...(sticky.primary ? [[sticky.primary, routeTo(0)] as [StickyCookie, Routes]] : []),
+  ];
 }
