@@ -141,7 +141,8 @@ describe("operator commands", () => {
     await canary.revise("r2");
     await canary.until("first step", (s) => s.routes.canaryWeight === 10);
     await canary.handle.executeUpdate(skipUpdate, { args: [alice] });
-    await canary.settled("Succeeded", 10_000);
+    // Well within the 30s interval: the skip, not a timer, promoted.
+    await canary.settled("Succeeded", 20_000);
     assert.deepEqual(canary.model.promotions, ["r2"]);
   });
 
@@ -153,7 +154,7 @@ describe("operator commands", () => {
     await canary.revise("r2");
     await canary.until("first step", (s) => s.routes.canaryWeight === 10);
     await canary.handle.signal(skipSignal, alice);
-    await canary.settled("Succeeded", 10_000);
+    await canary.settled("Succeeded", 20_000);
   });
 
   it("abort mid-analysis rolls back before any further analysis timer fires", async () => {
@@ -162,7 +163,7 @@ describe("operator commands", () => {
     await canary.until("first step", (s) => s.routes.canaryWeight === 10);
     const metricsBefore = canary.model.calls.filter((c) => c === "runMetrics").length;
     await canary.handle.executeUpdate(abortUpdate, { args: [alice] });
-    const failed = await canary.settled("Failed", 5000);
+    const failed = await canary.settled("Failed", 30_000);
     assert.match(failed.message, /aborted by alice@example.com \(change ticket 42\)/);
     assert.equal(canary.model.routes.canaryWeight, 0);
     assert.equal(canary.model.calls.filter((c) => c === "runMetrics").length, metricsBefore);
