@@ -19,7 +19,7 @@ import {
   RbacAuthorizationV1Api,
 } from "@kubernetes/client-node";
 import { requireBinary } from "../../tools/catalog.ts";
-import { freePort, type ManagedProcess, type Supervisor, waitFor } from "./process.ts";
+import { freePort, type ManagedProcess, onFreshPorts, type Supervisor, waitFor } from "./process.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -107,34 +107,40 @@ export async function startEtcd(
   sup: Supervisor,
   dir: string,
 ): Promise<{ url: string; process: ManagedProcess }> {
-  const [client, peer] = [await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${client}`;
-  const proc = sup.start({
-    name: "etcd",
-    command: requireBinary("etcd"),
-    args: [
-      "--name=test",
-      `--data-dir=${join(dir, "etcd")}`,
-      `--listen-client-urls=${url}`,
-      `--advertise-client-urls=${url}`,
-      `--listen-peer-urls=http://127.0.0.1:${peer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
-      `--initial-cluster=test=http://127.0.0.1:${peer}`,
-      // Test data is disposable; skipping fsync keeps a 2-core machine responsive.
-      "--unsafe-no-fsync",
-      "--log-level=warn",
-    ],
+  return onFreshPorts(async (track, attempt) => {
+    const [client, peer] = [await freePort(), await freePort()];
+    const url = `http://127.0.0.1:${client}`;
+    // A fresh data dir per attempt: etcd remembers the peer address it was first started with.
+    const dataDir = join(dir, attempt === 1 ? "etcd" : `etcd-${attempt}`);
+    const proc = track(
+      sup.start({
+        name: "etcd",
+        command: requireBinary("etcd"),
+        args: [
+          "--name=test",
+          `--data-dir=${dataDir}`,
+          `--listen-client-urls=${url}`,
+          `--advertise-client-urls=${url}`,
+          `--listen-peer-urls=http://127.0.0.1:${peer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+          `--initial-cluster=test=http://127.0.0.1:${peer}`,
+          // Test data is disposable; skipping fsync keeps a 2-core machine responsive.
+          "--unsafe-no-fsync",
+          "--log-level=warn",
+        ],
+      }),
+    );
+    await waitFor(
+      "etcd",
+      async () => {
+        const res = await fetch(`${url}/health`);
+        const body = (await res.json()) as { health?: string };
+        return body.health === "true" ? true : undefined;
+      },
+      { timeoutMs: 30_000, process: proc },
+    );
+    return { url, process: proc };
   });
-  await waitFor(
-    "etcd",
-    async () => {
-      const res = await fetch(`${url}/health`);
-      const body = (await res.json()) as { health?: string };
-      return body.health === "true" ? true : undefined;
-    },
-    { timeoutMs: 30_000, process: proc },
-  );
-  return { url, process: proc };
 }
 
 /** Starts the control plane and kwok, registers the fake node and waits until it is Ready. */
@@ -162,42 +168,47 @@ export async function startCluster(sup: Supervisor, dir: string): Promise<Cluste
       .join("\n"),
   );
 
-  const port = await freePort();
-  const server = `https://127.0.0.1:${port}`;
-  const apiserver = sup.start({
-    name: "kube-apiserver",
-    command: requireBinary("kubeApiserver"),
-    args: [
-      `--etcd-servers=${etcd.url}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
-      `--secure-port=${port}`,
-      `--cert-dir=${pki}`,
-      `--token-auth-file=${tokenFile}`,
-      "--authorization-mode=RBAC",
-      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      "--service-account-max-token-expiration=168h",
-      // Cluster IPs are only allocated, never routed: no traffic leaves loopback.
-      "--service-cluster-ip-range=10.96.0.0/16",
-      // Endpoints may not hold loopback addresses, so the apiserver must not publish its own.
-      "--endpoint-reconciler-type=none",
-      "--allow-privileged=true",
-      "--profiling=false",
-    ],
-  });
   const caFile = join(pki, "apiserver.crt");
-  await waitFor(
-    "kube-apiserver /readyz",
-    async () => {
-      const res = await httpsGet(`${server}/readyz`, undefined, admin.token);
-      return res.status === 200
-        ? true
-        : Promise.reject(new Error(`HTTP ${res.status}: ${res.body.slice(0, 300)}`));
-    },
-    { timeoutMs: 90_000, intervalMs: 500, process: apiserver },
-  );
+  const { server, apiserver } = await onFreshPorts(async (track) => {
+    const port = await freePort();
+    const server = `https://127.0.0.1:${port}`;
+    const apiserver = track(
+      sup.start({
+        name: "kube-apiserver",
+        command: requireBinary("kubeApiserver"),
+        args: [
+          `--etcd-servers=${etcd.url}`,
+          "--bind-address=127.0.0.1",
+          "--advertise-address=127.0.0.1",
+          `--secure-port=${port}`,
+          `--cert-dir=${pki}`,
+          `--token-auth-file=${tokenFile}`,
+          "--authorization-mode=RBAC",
+          "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+          `--service-account-key-file=${saPub}`,
+          `--service-account-signing-key-file=${saKey}`,
+          "--service-account-max-token-expiration=168h",
+          // Cluster IPs are only allocated, never routed: no traffic leaves loopback.
+          "--service-cluster-ip-range=10.96.0.0/16",
+          // Endpoints may not hold loopback addresses, so the apiserver must not publish its own.
+          "--endpoint-reconciler-type=none",
+          "--allow-privileged=true",
+          "--profiling=false",
+        ],
+      }),
+    );
+    await waitFor(
+      "kube-apiserver /readyz",
+      async () => {
+        const res = await httpsGet(`${server}/readyz`, undefined, admin.token);
+        return res.status === 200
+          ? true
+          : Promise.reject(new Error(`HTTP ${res.status}: ${res.body.slice(0, 300)}`));
+      },
+      { timeoutMs: 90_000, intervalMs: 500, process: apiserver },
+    );
+    return { server, apiserver };
+  });
   const caPem = readFileSync(caFile, "utf8");
 
   const kubeconfig = join(dir, "admin.kubeconfig");

@@ -178,3 +178,26 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Starts a server on ports from freePort and waits for it, again with fresh ports when the server
+ * exits before it is ready: another process can take a port between choosing and binding it, and
+ * servers do not always say so (one crashes on a nil listener). `start` hands each process it
+ * starts to `track`; a server that keeps failing fails with its last error.
+ */
+export async function onFreshPorts<T>(
+  start: (track: (process: ManagedProcess) => ManagedProcess, attempt: number) => Promise<T>,
+  attempts = 3,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let started: ManagedProcess | undefined;
+    try {
+      return await start((process) => {
+        started = process;
+        return process;
+      }, attempt);
+    } catch (err) {
+      if (started?.exit === undefined || attempt === attempts) throw err;
+    }
+  }
+}

@@ -6,7 +6,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireBinary } from "../../tools/catalog.ts";
-import { freePort, type ManagedProcess, type Supervisor, waitFor } from "./process.ts";
+import { freePort, type ManagedProcess, onFreshPorts, type Supervisor, waitFor } from "./process.ts";
 
 export interface PrometheusServer {
   url: string;
@@ -36,29 +36,33 @@ export async function startPrometheus(sup: Supervisor, opts: { dir: string }): P
   mkdirSync(targetsDir, { recursive: true });
   const configFile = join(opts.dir, "prometheus.yml");
   writeFileSync(configFile, config(targetsDir));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = sup.start({
-    name: "prometheus",
-    command: requireBinary("prometheus"),
-    args: [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(opts.dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--web.enable-lifecycle",
-    ],
-    cwd: opts.dir,
+  return onFreshPorts(async (track) => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const proc = track(
+      sup.start({
+        name: "prometheus",
+        command: requireBinary("prometheus"),
+        args: [
+          `--config.file=${configFile}`,
+          `--storage.tsdb.path=${join(opts.dir, "data")}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          "--web.enable-lifecycle",
+        ],
+        cwd: opts.dir,
+      }),
+    );
+    await waitFor(
+      `Prometheus on ${url}`,
+      async () => {
+        const res = await fetch(`${url}/-/ready`);
+        if (!res.ok) throw new Error(`/-/ready answered ${res.status}`);
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, process: proc },
+    );
+    return { url, targetsDir, process: proc };
   });
-  await waitFor(
-    `Prometheus on ${url}`,
-    async () => {
-      const res = await fetch(`${url}/-/ready`);
-      if (!res.ok) throw new Error(`/-/ready answered ${res.status}`);
-      return true;
-    },
-    { timeoutMs: 60_000, intervalMs: 200, process: proc },
-  );
-  return { url, targetsDir, process: proc };
 }
 
 function targetFile(targetsDir: string, job: string): string {

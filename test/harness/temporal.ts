@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { devServerArgs, probeDevServer } from "../../src/temporal/dev-server.ts";
 import { requireBinary } from "../../tools/catalog.ts";
-import { freePort, type ManagedProcess, type Supervisor, waitFor } from "./process.ts";
+import { freePort, type ManagedProcess, onFreshPorts, type Supervisor, waitFor } from "./process.ts";
 
 export interface TemporalOptions {
   /** Working directory of the server; a relative dbFile lives here. */
@@ -39,13 +39,12 @@ async function freePorts(count: number, taken: number[]): Promise<number[]> {
 }
 
 const readyTimeoutMs = 60_000;
-const attempts = 3;
 
 export async function startTemporal(sup: Supervisor, opts: TemporalOptions): Promise<TemporalServer> {
   mkdirSync(opts.dir, { recursive: true });
   const cli = requireBinary("temporal");
   const namespace = opts.namespace ?? "default";
-  for (let attempt = 1; ; attempt++) {
+  return onFreshPorts(async (track) => {
     const [uiPort = 0, httpPort = 0, metricsPort = 0, grpcPort = 0] = await freePorts(
       4,
       opts.port ? [opts.port] : [],
@@ -62,18 +61,12 @@ export async function startTemporal(sup: Supervisor, opts: TemporalOptions): Pro
       dbFile: opts.dbFile === undefined ? undefined : resolve(opts.dir, opts.dbFile),
       dynamicConfig: opts.dynamicConfig,
     });
-    const proc = sup.start({ name: opts.name ?? "temporal", command: cli, args, cwd: opts.dir });
-    try {
-      await waitFor(
-        `Temporal dev server on ${address}`,
-        () => probeDevServer(address, namespace).then(() => true),
-        { timeoutMs: readyTimeoutMs, intervalMs: 250, process: proc },
-      );
-      return { address, uiUrl: `http://127.0.0.1:${uiPort}`, namespace, process: proc };
-    } catch (err) {
-      // An ephemeral port can be taken between choosing it and binding it; choose again.
-      const lostPortRace = proc.exit !== undefined && /address already in use/.test(String(err));
-      if (!lostPortRace || attempt === attempts) throw err;
-    }
-  }
+    const proc = track(sup.start({ name: opts.name ?? "temporal", command: cli, args, cwd: opts.dir }));
+    await waitFor(
+      `Temporal dev server on ${address}`,
+      () => probeDevServer(address, namespace).then(() => true),
+      { timeoutMs: readyTimeoutMs, intervalMs: 250, process: proc },
+    );
+    return { address, uiUrl: `http://127.0.0.1:${uiPort}`, namespace, process: proc };
+  });
 }
