@@ -5,12 +5,11 @@
  */
 import {
   apiUrl,
-  askBackend,
-  httpErrorMessage,
+  getJson,
   type MetricProvider,
   MetricQueryError,
   type ProviderSettings,
-  parseJson,
+  requiredCredentials,
   singleValue,
   templateHeaders,
 } from "./provider.ts";
@@ -29,17 +28,7 @@ interface DatadogAnswer {
 export function datadogProvider(settings: ProviderSettings): MetricProvider {
   const address = settings.address ?? DEFAULT_ADDRESS;
   const description = `Datadog at ${address}`;
-  const keys = settings.credentials;
-  const apiKey = keys?.[API_KEY];
-  const applicationKey = keys?.[APPLICATION_KEY];
-  if (!apiKey || !applicationKey) {
-    throw new MetricQueryError(
-      "config",
-      keys === undefined
-        ? `the datadog provider needs a secretRef to a Secret with the keys ${API_KEY} and ${APPLICATION_KEY}`
-        : `${settings.credentialsSource} lacks ${!apiKey ? API_KEY : APPLICATION_KEY}`,
-    );
-  }
+  const [apiKey, applicationKey] = requiredCredentials(settings, "datadog", [API_KEY, APPLICATION_KEY]);
   const headers = {
     accept: "application/json",
     ...templateHeaders(settings.headers),
@@ -47,22 +36,14 @@ export function datadogProvider(settings: ProviderSettings): MetricProvider {
     "dd-application-key": applicationKey,
   };
 
-  async function get(path: string, params: Record<string, string>): Promise<DatadogAnswer> {
-    const response = await askBackend(description, {
-      method: "GET",
-      url: apiUrl(address, path, params),
+  const get = (path: string, params: Record<string, string>) =>
+    getJson<DatadogAnswer>(
+      description,
+      settings,
+      apiUrl(address, path, params),
       headers,
-      timeoutMs: settings.timeoutMs,
-      insecure: settings.insecureSkipVerify,
-    });
-    const answer = parseJson(description, response) as DatadogAnswer;
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      const detail = answer.errors?.join("; ") ?? answer.error;
-      const kind = response.statusCode === 400 ? "query" : "http";
-      throw new MetricQueryError(kind, httpErrorMessage(description, response, detail));
-    }
-    return answer;
-  }
+      (answer) => answer.errors?.join("; ") ?? answer.error,
+    );
 
   return {
     description,

@@ -5,12 +5,11 @@
  */
 import {
   apiUrl,
-  askBackend,
-  httpErrorMessage,
+  getJson,
   type MetricProvider,
   MetricQueryError,
   type ProviderSettings,
-  parseJson,
+  requiredCredentials,
   singleValue,
   templateHeaders,
 } from "./provider.ts";
@@ -43,36 +42,15 @@ export function dynatraceProvider(settings: ProviderSettings): MetricProvider {
     );
   }
   const description = `Dynatrace at ${address}`;
-  const token = settings.credentials?.[TOKEN];
-  if (!token) {
-    throw new MetricQueryError(
-      "config",
-      settings.credentials === undefined
-        ? `the dynatrace provider needs a secretRef to a Secret with the key ${TOKEN}`
-        : `${settings.credentialsSource} lacks ${TOKEN}`,
-    );
-  }
+  const [token] = requiredCredentials(settings, "dynatrace", [TOKEN]);
   const headers = {
     accept: "application/json",
     ...templateHeaders(settings.headers),
     authorization: `Api-Token ${token}`,
   };
 
-  async function get(path: string, params: Record<string, string>): Promise<DynatraceAnswer> {
-    const response = await askBackend(description, {
-      method: "GET",
-      url: apiUrl(address as string, path, params),
-      headers,
-      timeoutMs: settings.timeoutMs,
-      insecure: settings.insecureSkipVerify,
-    });
-    const answer = parseJson(description, response) as DynatraceAnswer;
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      const kind = response.statusCode === 400 ? "query" : "http";
-      throw new MetricQueryError(kind, httpErrorMessage(description, response, errorDetail(answer)));
-    }
-    return answer;
-  }
+  const get = (path: string, params: Record<string, string>) =>
+    getJson<DynatraceAnswer>(description, settings, apiUrl(address, path, params), headers, errorDetail);
 
   return {
     description,

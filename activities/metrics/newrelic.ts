@@ -6,12 +6,11 @@
  */
 import {
   apiUrl,
-  askBackend,
-  httpErrorMessage,
+  getJson,
   type MetricProvider,
   MetricQueryError,
   type ProviderSettings,
-  parseJson,
+  requiredCredentials,
   singleValue,
   templateHeaders,
 } from "./provider.ts";
@@ -48,38 +47,21 @@ export function withWindow(query: string, intervalMs: number): string {
 export function newRelicProvider(settings: ProviderSettings): MetricProvider {
   const address = settings.address ?? DEFAULT_ADDRESS;
   const description = `New Relic at ${address}`;
-  const secret = settings.credentials;
-  const account = secret?.[ACCOUNT_ID];
-  const queryKey = secret?.[QUERY_KEY];
-  if (!account || !queryKey) {
-    throw new MetricQueryError(
-      "config",
-      secret === undefined
-        ? `the newrelic provider needs a secretRef to a Secret with the keys ${ACCOUNT_ID} and ${QUERY_KEY}`
-        : `${settings.credentialsSource} lacks ${!account ? ACCOUNT_ID : QUERY_KEY}`,
-    );
-  }
+  const [account, queryKey] = requiredCredentials(settings, "newrelic", [ACCOUNT_ID, QUERY_KEY]);
   const headers = {
     accept: "application/json",
     ...templateHeaders(settings.headers),
     "x-query-key": queryKey,
   };
 
-  async function query(nrql: string): Promise<NewRelicAnswer> {
-    const response = await askBackend(description, {
-      method: "GET",
-      url: apiUrl(address, `v1/accounts/${encodeURIComponent(account as string)}/query`, { nrql }),
+  const query = (nrql: string) =>
+    getJson<NewRelicAnswer>(
+      description,
+      settings,
+      apiUrl(address, `v1/accounts/${encodeURIComponent(account)}/query`, { nrql }),
       headers,
-      timeoutMs: settings.timeoutMs,
-      insecure: settings.insecureSkipVerify,
-    });
-    const answer = parseJson(description, response) as NewRelicAnswer;
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      const kind = response.statusCode === 400 ? "query" : "http";
-      throw new MetricQueryError(kind, httpErrorMessage(description, response, answer.error));
-    }
-    return answer;
-  }
+      (answer) => answer.error,
+    );
 
   return {
     description,

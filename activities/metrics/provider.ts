@@ -147,3 +147,49 @@ export function httpErrorMessage(description: string, response: HttpResponse, de
       : "";
   return `${description} answered HTTP ${response.statusCode}${hint}${body ? `: ${body}` : ""}`;
 }
+
+/**
+ * The values of the keys a provider needs from its template's Secret, in order; a missing Secret
+ * or key is a config error naming what to add.
+ */
+export function requiredCredentials<Keys extends readonly [string, ...string[]]>(
+  settings: ProviderSettings,
+  provider: string,
+  keys: Keys,
+): { [I in keyof Keys]: string } {
+  const secret = settings.credentials;
+  const missing = keys.find((key) => !secret?.[key]);
+  if (missing === undefined) return keys.map((key) => secret?.[key]) as { [I in keyof Keys]: string };
+  throw new MetricQueryError(
+    "config",
+    secret === undefined
+      ? `the ${provider} provider needs a secretRef to a Secret with the ${keys.length === 1 ? "key" : "keys"} ${keys.join(" and ")}`
+      : `${settings.credentialsSource} lacks ${missing}`,
+  );
+}
+
+/**
+ * GETs from a backend's JSON API. An error status is a failed check (400: the query's fault) whose
+ * message carries the backend's own reason, which `errorDetail` reads from the answer.
+ */
+export async function getJson<T>(
+  description: string,
+  settings: ProviderSettings,
+  url: string,
+  headers: Record<string, string | string[]>,
+  errorDetail: (answer: T) => string | undefined,
+): Promise<T> {
+  const response = await askBackend(description, {
+    method: "GET",
+    url,
+    headers,
+    timeoutMs: settings.timeoutMs,
+    insecure: settings.insecureSkipVerify,
+  });
+  const answer = parseJson(description, response) as T;
+  if (response.statusCode < 200 || response.statusCode > 299) {
+    const kind = response.statusCode === 400 ? "query" : "http";
+    throw new MetricQueryError(kind, httpErrorMessage(description, response, errorDetail(answer)));
+  }
+  return answer;
+}
