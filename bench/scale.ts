@@ -2,20 +2,15 @@
  * Scale benchmark (prints figures, asserts nothing about time): `--canaries` canaries roll out at
  * once on one worker and a fresh Temporal dev server, with instant in-memory activities, each
  * through `--steps` weight steps at `--interval` seconds; their revisions arrive spread over one
- * interval. A step's lag is how late its route
- * change came: the k-th is due k intervals after the revision was sent (promotion after the last).
+ * interval. A step's lag is how late its route change came: the k-th is due k intervals after the
+ * revision was sent (promotion after the last).
  * The worker shares this process with the client and the cluster models, so the RSS printed is an
  * upper bound for the worker alone.
  * Usage: npm run bench:scale [-- --canaries 1000 --steps 5 --interval 15]
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
-import { Supervisor } from "../test/harness/process.ts";
-import { startTemporal } from "../test/harness/temporal.ts";
-import { type Canary, canarySpec, WorkflowTestWorld } from "../test/workflows/support.ts";
+import { type Canary, canarySpec, withOwnServer } from "../test/workflows/support.ts";
 
 const { values } = parseArgs({
   options: {
@@ -50,13 +45,7 @@ async function inBatches(n: number, width: number, task: (i: number) => Promise<
 }
 
 Runtime.install({ logger: new DefaultLogger("ERROR") });
-const dir = mkdtempSync(join(tmpdir(), "durable-canary-bench-scale-"));
-const supervisor = new Supervisor(dir);
-const world = new WorkflowTestWorld();
-try {
-  const server = await startTemporal(supervisor, { dir });
-  await world.connect(server);
-  await world.startWorker();
+await withOwnServer("bench-scale", async (world) => {
   log(`${count} canaries, ${steps} steps at ${intervalMs / 1000} s each`);
 
   const canaries: Canary[] = [];
@@ -124,8 +113,4 @@ try {
   log(`step_lag_p50_ms=${percentile(lags, 50)}`);
   log(`step_lag_p99_ms=${percentile(lags, 99)}`);
   log(`worker_rss_max_mb=${megabytes(maxRss)}`);
-} finally {
-  await world.close();
-  await supervisor.stopAll();
-  rmSync(dir, { recursive: true, force: true });
-}
+});

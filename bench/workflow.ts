@@ -6,15 +6,10 @@
  *    in the cluster model.
  * Usage: npm run bench:workflow [-- --steps 10 --trials 50]
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
-import { Supervisor } from "../test/harness/process.ts";
-import { startTemporal } from "../test/harness/temporal.ts";
 import { webhook } from "../test/unit/helpers/specs.ts";
-import { canarySpec, WorkflowTestWorld } from "../test/workflows/support.ts";
+import { canarySpec, withOwnServer } from "../test/workflows/support.ts";
 import { abortUpdate, approveUpdate, skipUpdate } from "../workflows/messages.ts";
 
 const { values } = parseArgs({
@@ -36,14 +31,7 @@ function log(line: string): void {
 }
 
 Runtime.install({ logger: new DefaultLogger("ERROR") });
-const dir = mkdtempSync(join(tmpdir(), "durable-canary-bench-"));
-const supervisor = new Supervisor(dir);
-const world = new WorkflowTestWorld();
-try {
-  const server = await startTemporal(supervisor, { dir });
-  await world.connect(server);
-  await world.startWorker();
-
+await withOwnServer("bench-workflow", async (world) => {
   // The rollout: `steps` weight steps (the first at once), then promotion one interval later.
   const rollout = await world.startCanary(
     "bench-rollout",
@@ -99,8 +87,4 @@ try {
   log(`overhead_ratio=${overhead.toFixed(4)}`);
   log(`command_latency_p50_ms=${percentile(all, 50)}`);
   log(`command_latency_p99_ms=${percentile(all, 99)}`);
-} finally {
-  await world.close();
-  await supervisor.stopAll();
-  rmSync(dir, { recursive: true, force: true });
-}
+});

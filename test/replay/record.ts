@@ -7,8 +7,7 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireBinary } from "../../tools/catalog.ts";
 import {
@@ -18,10 +17,8 @@ import {
   pauseUpdate,
   resumeUpdate,
 } from "../../workflows/messages.ts";
-import { Supervisor } from "../harness/process.ts";
-import { startTemporal } from "../harness/temporal.ts";
 import { webhook } from "../unit/helpers/specs.ts";
-import { type Canary, canarySpec, WorkflowTestWorld } from "../workflows/support.ts";
+import { type Canary, canarySpec, type WorkflowTestWorld, withOwnServer } from "../workflows/support.ts";
 
 const out = join(import.meta.dirname, "histories");
 
@@ -84,13 +81,7 @@ const scenarios: Record<string, (world: WorkflowTestWorld) => Promise<Canary>> =
   },
 };
 
-const dir = mkdtempSync(join(tmpdir(), "durable-canary-record-"));
-const supervisor = new Supervisor(dir);
-const world = new WorkflowTestWorld();
-try {
-  const server = await startTemporal(supervisor, { dir });
-  await world.connect(server);
-  await world.startWorker();
+await withOwnServer("record", async (world, server) => {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   for (const [name, run] of Object.entries(scenarios)) {
@@ -113,8 +104,4 @@ try {
     }
     process.stdout.write(`recorded ${name}: ${runs} run(s)\n`);
   }
-} finally {
-  await world.close();
-  await supervisor.stopAll();
-  rmSync(dir, { recursive: true, force: true });
-}
+});

@@ -3,6 +3,9 @@
  * model as its activities. One worker serves a whole test file; each canary gets its own model.
  */
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client, Connection, type WorkflowHandle } from "@temporalio/client";
 import {
@@ -15,7 +18,8 @@ import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
 import type { Alert } from "../../workflows/activity-port.ts";
 import type { canaryWorkflow } from "../../workflows/canary.ts";
 import { type CanaryStatusView, revisionSignal, statusQuery, workflowId } from "../../workflows/messages.ts";
-import { waitFor } from "../harness/process.ts";
+import { Supervisor, waitFor } from "../harness/process.ts";
+import { startTemporal, type TemporalServer } from "../harness/temporal.ts";
 import { worldEnv } from "../harness/world-env.ts";
 import { spec as buildSpec } from "../unit/helpers/specs.ts";
 import { ClusterModel, modelActivities } from "./model.ts";
@@ -189,4 +193,27 @@ export function canarySpec(analysis: Record<string, unknown>, extra: Record<stri
     },
     extra,
   );
+}
+
+/**
+ * For scripts (benchmarks, recording histories): a Temporal dev server of their own and a worker
+ * on it with the cluster models, then `body`; all of it is stopped afterwards.
+ */
+export async function withOwnServer<T>(
+  name: string,
+  body: (world: WorkflowTestWorld, server: TemporalServer) => Promise<T>,
+): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `durable-canary-${name}-`));
+  const supervisor = new Supervisor(dir);
+  const world = new WorkflowTestWorld();
+  try {
+    const server = await startTemporal(supervisor, { dir });
+    await world.connect(server);
+    await world.startWorker();
+    return await body(world, server);
+  } finally {
+    await world.close();
+    await supervisor.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
