@@ -7,10 +7,12 @@
  * Starts its own test world, unless DC_WORLD_DIR names a running one (`npm run world:up`).
  * Usage: npm run bench:api [-- --canaries 20 --idle-seconds 60]
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import type { CanaryWorkflowHandle } from "../test/activities/rollout-support.ts";
+import { log, median } from "./figures.ts";
 import { openBenchWorld } from "./world.ts";
 
 const { values } = parseArgs({
@@ -21,21 +23,6 @@ const { values } = parseArgs({
 });
 const idleCanaries = Number(values.canaries);
 const idleSeconds = Number(values["idle-seconds"]);
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const world = await openBenchWorld("api", log);
 

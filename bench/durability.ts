@@ -12,12 +12,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { CoreV1Api, type V1Deployment } from "@kubernetes/client-node";
 import { Client, Connection } from "@temporalio/client";
 import { RESOURCES } from "../src/kube/resources.ts";
 import type { Target } from "../workflows/activity-port.ts";
 import { revisionSignal, TASK_QUEUE, workflowId } from "../workflows/messages.ts";
+import { log, median } from "./figures.ts";
 import { openBenchWorld } from "./world.ts";
 
 const { values } = parseArgs({
@@ -25,10 +27,6 @@ const { values } = parseArgs({
 });
 const kills = Number(values.kills);
 const intervalMs = 2000;
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
 
 /** A small seeded generator (mulberry32), so a run's kill points can be replayed with --seed. */
 function random(seed: number): () => number {
@@ -42,11 +40,6 @@ function random(seed: number): () => number {
   };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
-}
-
 /** Per weight: times seen in `observed` minus times in `expected` (+ repeated, − lost). */
 function weightDifferences(expected: readonly number[], observed: readonly number[]): Map<number, number> {
   const diff = new Map<number, number>();
@@ -55,7 +48,6 @@ function weightDifferences(expected: readonly number[], observed: readonly numbe
   return diff;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const world = await openBenchWorld("durability", log);
 
 // The test helpers connect to the world when they are loaded, so only now that it is known.

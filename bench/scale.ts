@@ -8,9 +8,11 @@
  * upper bound for the worker alone.
  * Usage: npm run bench:scale [-- --canaries 1000 --steps 5 --interval 15]
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { type Canary, canarySpec, withOwnServer } from "../test/workflows/support.ts";
+import { log, percentile } from "./figures.ts";
 
 const { values } = parseArgs({
   options: {
@@ -23,15 +25,6 @@ const count = Number(values.canaries);
 const steps = Number(values.steps);
 const intervalMs = Number(values.interval) * 1000;
 
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const megabytes = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 /** Runs `task` for 0..n-1 with at most `width` at a time. */

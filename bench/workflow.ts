@@ -6,11 +6,13 @@
  *    in the cluster model.
  * Usage: npm run bench:workflow [-- --steps 10 --trials 50]
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { webhook } from "../test/unit/helpers/specs.ts";
 import { canarySpec, withOwnServer } from "../test/workflows/support.ts";
 import { abortUpdate, approveUpdate, skipUpdate } from "../workflows/messages.ts";
+import { log, percentile } from "./figures.ts";
 
 const { values } = parseArgs({
   options: { steps: { type: "string", default: "10" }, trials: { type: "string", default: "50" } },
@@ -19,16 +21,6 @@ const steps = Number(values.steps);
 const trials = Number(values.trials);
 const intervalMs = 1000;
 const operator = { by: "bench", reason: "latency trial" };
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
 
 Runtime.install({ logger: new DefaultLogger("ERROR") });
 await withOwnServer("bench-workflow", async (world) => {
