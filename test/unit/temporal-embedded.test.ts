@@ -4,7 +4,11 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { locateTemporalCli, startEmbeddedTemporal } from "../../src/temporal/embedded.ts";
+import {
+  type EmbeddedSettings,
+  locateTemporalCli,
+  startEmbeddedTemporal,
+} from "../../src/temporal/embedded.ts";
 
 function executable(path: string, script = "#!/bin/sh\nexit 0\n", mode = 0o755): string {
   mkdirSync(join(path, ".."), { recursive: true });
@@ -36,6 +40,10 @@ async function freePorts(): Promise<[{ port: number }, { port: number }]> {
   const ui = await listening();
   await Promise.all([grpc, ui].map(({ server }) => new Promise((resolve) => server.close(resolve))));
   return [grpc, ui];
+}
+
+function settings(dir: string, port: number, uiPort: number): EmbeddedSettings {
+  return { ip: "127.0.0.1", port, uiPort, namespace: "default", dbFile: join(dir, "state", "t.sqlite") };
 }
 
 describe("finding the Temporal CLI", () => {
@@ -75,16 +83,7 @@ describe("starting the embedded server", () => {
     const [, ui] = await freePorts();
     try {
       await assert.rejects(
-        startEmbeddedTemporal(
-          {
-            ip: "127.0.0.1",
-            port,
-            uiPort: ui.port,
-            namespace: "default",
-            dbFile: join(dir, "state", "t.sqlite"),
-          },
-          { env, log: () => {} },
-        ),
+        startEmbeddedTemporal(settings(dir, port, ui.port), { env, log: () => {} }),
         new RegExp(
           `gRPC port 127\\.0\\.0\\.1:${port} is already in use.*TEMPORAL_ADDRESS=127\\.0\\.0\\.1:${port}`,
         ),
@@ -100,16 +99,7 @@ describe("starting the embedded server", () => {
     const [grpc, ui] = await freePorts();
     const before = process.listenerCount("SIGINT");
     await assert.rejects(
-      startEmbeddedTemporal(
-        {
-          ip: "127.0.0.1",
-          port: grpc.port,
-          uiPort: ui.port,
-          namespace: "default",
-          dbFile: join(dir, "state", "t.sqlite"),
-        },
-        { env, log: () => {} },
-      ),
+      startEmbeddedTemporal(settings(dir, grpc.port, ui.port), { env, log: () => {} }),
       (err: Error) => {
         assert.match(err.message, new RegExp(`${cli}\\) exited \\(exit code 3\\) before it was ready`));
         assert.match(err.message, /config is broken/);
@@ -124,16 +114,7 @@ describe("starting the embedded server", () => {
     executable(join(bin, "temporal"), "#!/nonexistent/interpreter\n");
     const [grpc, ui] = await freePorts();
     await assert.rejects(
-      startEmbeddedTemporal(
-        {
-          ip: "127.0.0.1",
-          port: grpc.port,
-          uiPort: ui.port,
-          namespace: "default",
-          dbFile: join(dir, "t.sqlite"),
-        },
-        { env, log: () => {}, handleSignals: false },
-      ),
+      startEmbeddedTemporal(settings(dir, grpc.port, ui.port), { env, log: () => {}, handleSignals: false }),
       /temporal did not start \(spawn .*ENOENT\)/,
     );
   });
