@@ -102,6 +102,16 @@ export interface Transition {
   readonly effects: readonly Effect[];
 }
 
+/** What a rollout starts from: all traffic on the primary, no counts, no gate, pause or failure. */
+const FRESH_ROLLOUT = {
+  route: PRIMARY_ONLY,
+  iterations: 0,
+  failedChecks: 0,
+  gate: undefined,
+  pausedAtMs: undefined,
+  failureReason: undefined,
+} as const satisfies Partial<RolloutState>;
+
 export function initialRolloutState(): RolloutState {
   return {
     phase: "Initializing",
@@ -109,12 +119,7 @@ export function initialRolloutState(): RolloutState {
     lastPromotedRevision: undefined,
     lastFailedRevision: undefined,
     queuedRevision: undefined,
-    route: PRIMARY_ONLY,
-    iterations: 0,
-    failedChecks: 0,
-    gate: undefined,
-    pausedAtMs: undefined,
-    failureReason: undefined,
+    ...FRESH_ROLLOUT,
   };
 }
 
@@ -270,12 +275,7 @@ function startRollout(
     ...state,
     revision,
     queuedRevision: dequeue(state, revision),
-    route: PRIMARY_ONLY,
-    iterations: 0,
-    failedChecks: 0,
-    gate: undefined,
-    pausedAtMs: undefined,
-    failureReason: undefined,
+    ...FRESH_ROLLOUT,
   };
   if (hasGate(context.spec.analysis, "confirm-rollout")) {
     return {
