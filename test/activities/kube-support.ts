@@ -174,6 +174,15 @@ export async function createAvailable(body: V1Deployment): Promise<V1Deployment>
   return waitForDeployment(namespace, name, isAvailable, "available");
 }
 
+/**
+ * Available, and the deployment controller has finished recording it (Progressing says the new
+ * ReplicaSet is available): from here it writes nothing until something changes.
+ */
+export function isSettled(d: V1Deployment): boolean {
+  const progressing = d.status?.conditions?.find((c) => c.type === "Progressing");
+  return isAvailable(d) && progressing?.reason === "NewReplicaSetAvailable";
+}
+
 export function isAvailable(d: V1Deployment): boolean {
   const desired = d.spec?.replicas ?? 1;
   return (

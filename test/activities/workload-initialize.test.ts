@@ -16,6 +16,7 @@ import {
   createCanary,
   deployment,
   isAvailable,
+  isSettled,
   operatorActivities,
   testNamespace,
   waitForDeployment,
@@ -174,8 +175,8 @@ describe("initialize (Deployment, Gateway API)", () => {
       ]).then((objects) => objects.map((o) => o.metadata?.resourceVersion));
     // The deployment controller is still recording the scale-down in the target's status; wait for it
     // so only writes of ours can change a resourceVersion.
-    await waitForDeployment(namespace, "web", isAvailable, "status settled at zero replicas");
-    await waitForDeployment(namespace, "web-primary", isAvailable, "status settled");
+    await waitForDeployment(namespace, "web", isSettled, "status settled at zero replicas");
+    await waitForDeployment(namespace, "web-primary", isSettled, "status settled");
     const before = await versions();
     const second = await kube.counter.measure(() => activities.initialize(target));
     console.log(`initialize again: ${second.total} API requests ${JSON.stringify(second.requests)}`);

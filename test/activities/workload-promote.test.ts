@@ -15,6 +15,7 @@ import {
   createCanary,
   deployment,
   isAvailable,
+  isSettled,
   operatorActivities,
   testNamespace,
   waitForDeployment,
@@ -94,7 +95,9 @@ describe("config tracking and promote", () => {
     );
     assert.ok(canary.status?.trackedConfigs?.["ConfigMap/web-config"]);
 
-    const before = (await admin.get(RESOURCES.deployments, namespace, "web-primary")).metadata
+    // The deployment controller is still recording the rollout in the primary's status; wait for
+    // it, so only writes of ours can change the resourceVersion.
+    const before = (await waitForDeployment(namespace, "web-primary", isSettled, "status settled")).metadata
       ?.resourceVersion;
     await activities.promote(target);
     const after = (await admin.get(RESOURCES.deployments, namespace, "web-primary")).metadata
