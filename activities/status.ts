@@ -9,10 +9,10 @@
  * change (a user edit, another worker) makes the write conflict, re-read and retry.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { hostname } from "node:os";
-import { API_VERSION, type CanaryStatus } from "../src/api/canary.ts";
+import type { CanaryStatus } from "../src/api/canary.ts";
 import type { KubeClient } from "../src/kube/client.ts";
-import { isAlreadyExists, isNotFound } from "../src/kube/errors.ts";
+import { isNotFound } from "../src/kube/errors.ts";
+import { createCanaryEvent } from "../src/kube/events.ts";
 import { RESOURCES } from "../src/kube/resources.ts";
 import { retryOnConflict } from "../src/kube/retry.ts";
 import type { CanaryEvent, CanaryRef, StatusUpdate } from "../workflows/activity-port.ts";
@@ -161,9 +161,6 @@ function key(ref: CanaryRef): string {
   return `${ref.namespace}/${ref.name}`;
 }
 
-/** Kubernetes caps event messages; longer ones are cut with a marker. */
-const MAX_EVENT_MESSAGE = 1024;
-
 /**
  * Records a Kubernetes Event on the Canary (`kubectl describe canary` shows it). Its name derives
  * from the activity invocation, so a retried activity records it once.
@@ -181,32 +178,5 @@ export async function recordCanaryEvent(
     .update(invocationId() ?? randomUUID())
     .digest("hex")
     .slice(0, 16);
-  const at = new Date(now()).toISOString();
-  const message =
-    event.message.length > MAX_EVENT_MESSAGE
-      ? `${event.message.slice(0, MAX_EVENT_MESSAGE - 3)}...`
-      : event.message;
-  try {
-    await kube.create(RESOURCES.events, ref.namespace, {
-      metadata: { name: `${ref.name}.${id}`, namespace: ref.namespace },
-      involvedObject: {
-        apiVersion: API_VERSION,
-        kind: "Canary",
-        name: ref.name,
-        namespace: ref.namespace,
-        uid,
-      },
-      type: event.type,
-      reason: event.reason,
-      message,
-      source: { component: "durable-canary", host: hostname() },
-      reportingComponent: "durable-canary",
-      reportingInstance: hostname(),
-      firstTimestamp: at,
-      lastTimestamp: at,
-      count: 1,
-    });
-  } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
-  }
+  await createCanaryEvent(kube, { ...ref, uid }, event, id, new Date(now()).toISOString());
 }

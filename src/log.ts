@@ -33,3 +33,8 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     error: at("ERROR"),
   };
 }
+
+/** An error's message for a log line or a status, whatever was thrown. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -2,19 +2,17 @@
  * The worker process: hosts the canary workflow and its activities on task queue
  * `durable-canary`. Stateless; run as many as you like against one Temporal namespace.
  */
-import { fileURLToPath } from "node:url";
-import { ApplicationFailure } from "@temporalio/common";
+import { ApplicationFailure, type Duration } from "@temporalio/common";
 import { type NativeConnection, Worker } from "@temporalio/worker";
-import { createCanaryActivities } from "../activities/index.ts";
+import { createCanaryActivities, type WorkloadSettings } from "../activities/index.ts";
 import { type CanaryActivities, NON_RETRYABLE_ERRORS } from "../workflows/activity-port.ts";
 import { TASK_QUEUE } from "../workflows/messages.ts";
 import type { OperatorConfig } from "./config/operator.ts";
 import { createKubeClient } from "./kube/client.ts";
 import type { Logger } from "./log.ts";
+import { loadWorkflowBundle, type WorkflowBundle } from "./temporal/workflow-bundle.ts";
 
-const workflowsPath = fileURLToPath(
-  new URL(`../workflows/index${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url),
-);
+export { loadWorkflowBundle, type WorkflowBundle };
 
 /** Every activity of the port; the compiler checks the list is complete. */
 const activityNames = {
@@ -37,12 +35,16 @@ const activityNames = {
  * The activities, with the Kubernetes client made on first use: a worker starts (and replays,
  * answers queries) without a cluster, and an activity that needs one says what is missing.
  */
-function lazyActivities(config: OperatorConfig, kubeconfig: string | undefined): CanaryActivities {
+function lazyActivities(options: WorkerOptions): CanaryActivities {
   let activities: CanaryActivities | undefined;
   const get = (): CanaryActivities => {
     if (!activities) {
       try {
-        activities = createCanaryActivities({ kube: createKubeClient({ kubeconfig }), config });
+        activities = createCanaryActivities({
+          kube: createKubeClient({ kubeconfig: options.kubeconfig }),
+          config: options.config,
+          settings: options.settings,
+        });
       } catch (err) {
         throw ApplicationFailure.nonRetryable(
           `cannot reach Kubernetes: ${err instanceof Error ? err.message : String(err)}`,
@@ -67,18 +69,40 @@ export interface WorkerOptions {
   config: OperatorConfig;
   kubeconfig?: string | undefined;
   log: Logger;
+  /** Default: `durable-canary`, the queue the controller starts workflows on. */
+  taskQueue?: string;
+  /** Operator-wide workload settings for the activities; Flagger's defaults where left out. */
+  settings?: Partial<WorkloadSettings>;
+  /** How long in-flight activities may run on after shutdown begins before they are cancelled. Default 30s. */
+  shutdownGraceTime?: Duration;
+  /** Aborting it stops the worker as SIGINT/SIGTERM do: it drains in-flight tasks, then runWorker returns. */
+  signal?: AbortSignal;
+  /** The workflow code, when loaded ahead (loadWorkflowBundle); else runWorker loads it. */
+  workflowBundle?: WorkflowBundle;
 }
 
-/** Runs until the process receives SIGINT or SIGTERM, then drains in-flight tasks and returns. */
+/** Runs until the process receives SIGINT or SIGTERM or `signal` aborts, then drains in-flight tasks and returns. */
 export async function runWorker(options: WorkerOptions): Promise<void> {
+  const taskQueue = options.taskQueue ?? TASK_QUEUE;
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: TASK_QUEUE,
-    workflowsPath,
-    activities: lazyActivities(options.config, options.kubeconfig),
+    taskQueue,
+    workflowBundle: options.workflowBundle ?? (await loadWorkflowBundle(options.log)),
+    activities: lazyActivities(options),
+    shutdownGraceTime: options.shutdownGraceTime ?? "30s",
   });
-  options.log.info({ taskQueue: TASK_QUEUE, namespace: options.namespace }, "worker started");
-  await worker.run();
+  const running = worker.run();
+  const stop = () => {
+    if (worker.getState() === "RUNNING") worker.shutdown();
+  };
+  options.signal?.addEventListener("abort", stop, { once: true });
+  if (options.signal?.aborted) stop();
+  options.log.info({ taskQueue, namespace: options.namespace }, "worker started");
+  try {
+    await running;
+  } finally {
+    options.signal?.removeEventListener("abort", stop);
+  }
   options.log.info("worker stopped");
 }

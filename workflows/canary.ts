@@ -14,6 +14,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -83,6 +84,14 @@ const readiness = proxyActivities<CanaryActivities>(activityOptions.readiness);
 const analysis = proxyActivities<CanaryActivities>(activityOptions.analysis);
 const report = proxyActivities<CanaryActivities>(activityOptions.report);
 
+/**
+ * Patches: a repeated revision message (the controller resends the current state on every start
+ * and resync) is dropped on arrival instead of cutting the wait of an analysis step short; a new
+ * generation or a controller's request makes the status be written again.
+ */
+const REPEATED_REVISION_PATCH = "drop-repeated-revision";
+const RESYNC_STATUS_PATCH = "resync-status-on-new-spec";
+
 /** How many timeline entries the status query keeps (history keeps everything). */
 const TIMELINE_LIMIT = 100;
 
@@ -108,6 +117,8 @@ export interface CarriedState {
   /** Keeps the analysis cadence across runs. */
   readonly nextStepAtMs: number | undefined;
   readonly pendingRevision: string | undefined;
+  /** The last revision message received, so a repeat of it wakes nothing. */
+  readonly lastReceived?: RevisionMessage | undefined;
 }
 
 export interface CanaryWorkflowInput {
@@ -153,7 +164,16 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
 
   // ---- messages ----------------------------------------------------------------------------
 
+  let lastReceived: RevisionMessage | undefined = carried?.lastReceived;
+  const isRepeat = (message: RevisionMessage): boolean =>
+    lastReceived !== undefined &&
+    !message.resyncStatus &&
+    message.revision === lastReceived.revision &&
+    message.generation === lastReceived.generation &&
+    JSON.stringify(message.spec) === JSON.stringify(lastReceived.spec);
   setHandler(revisionSignal, (message) => {
+    if (isRepeat(message) && patched(REPEATED_REVISION_PATCH)) return;
+    lastReceived = message;
     inbox.push({ kind: "revision", message });
   });
   setHandler(deleteSignal, () => {
@@ -402,6 +422,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       case "revision": {
         const { message } = item;
         if (message.generation < generation) return "continue";
+        if ((message.generation > generation || message.resyncStatus) && patched(RESYNC_STATUS_PATCH))
+          synced = "";
         generation = message.generation;
         spec = message.spec;
         if (initialized) await feed({ type: "revision", revision: message.revision });
@@ -632,6 +654,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
             steps,
             nextStepAtMs,
             pendingRevision,
+            lastReceived,
           },
         });
       }

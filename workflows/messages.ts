@@ -20,6 +20,11 @@ export interface RevisionMessage {
   readonly spec: ResolvedCanarySpec;
   /** The Canary object's metadata.generation, so a stale message never overrides a newer spec. */
   readonly generation: number;
+  /**
+   * Set while the Canary's status shows a problem the controller wrote (invalid spec, missing
+   * target) that is now gone: the workflow writes its own status again.
+   */
+  readonly resyncStatus?: boolean;
 }
 
 export interface DeleteMessage {

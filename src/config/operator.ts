@@ -9,6 +9,7 @@ import { ALERT_PROVIDER_TYPES, ALERT_SEVERITIES, PROVIDERS, type Provider } from
 import { DEFAULTS } from "../api/defaults.ts";
 import { DurationError, parseDuration } from "../api/duration.ts";
 import { fieldPath } from "../api/validate.ts";
+import { DEFAULT_SELECTOR_LABELS } from "../kube/metadata.ts";
 
 const httpUrl = z
   .string()
@@ -54,6 +55,19 @@ const OperatorConfigSchema = z.object({
   /** Shown in alerts, so that people with several clusters know which one speaks. */
   clusterName: z.string().optional(),
   globalAlertProvider: GlobalAlertProviderSchema.optional(),
+  /** Labels that identify a workload's pods, in order of preference. */
+  selectorLabels: z
+    .array(z.string().min(1))
+    .min(1)
+    .default([...DEFAULT_SELECTOR_LABELS]),
+  /** Prefixes of workload labels copied to generated objects ("*" for all). */
+  includeLabelPrefix: z.array(z.string().min(1)).default([]),
+  /** Copy referenced ConfigMaps and Secrets for the primary, and roll out when they change. */
+  enableConfigTracking: z.boolean().default(true),
+  /** Receives the events of every Canary that declares no event webhook. */
+  eventWebhook: httpUrl.optional(),
+  /** Refuse MetricTemplate and AlertProvider references to another namespace. */
+  noCrossNamespaceRefs: z.boolean().default(false),
 });
 
 export type OperatorConfigInput = z.input<typeof OperatorConfigSchema>;
@@ -70,6 +84,11 @@ export interface GlobalAlertProvider {
 
 export interface OperatorConfig {
   readonly meshProvider: Provider;
+  readonly selectorLabels: readonly string[];
+  readonly includeLabelPrefixes: readonly string[];
+  readonly configTracking: boolean;
+  readonly eventWebhook: string | undefined;
+  readonly crossNamespaceRefs: boolean;
   readonly metricsServer: string;
   readonly metricsQueryTimeoutMs: number;
   readonly clusterName: string | undefined;
@@ -100,6 +119,11 @@ export function parseOperatorConfig(input: unknown = {}): OperatorConfig {
   const alerts = config.globalAlertProvider;
   return {
     meshProvider: config.meshProvider,
+    selectorLabels: config.selectorLabels,
+    includeLabelPrefixes: config.includeLabelPrefix,
+    configTracking: config.enableConfigTracking,
+    eventWebhook: config.eventWebhook,
+    crossNamespaceRefs: !config.noCrossNamespaceRefs,
     metricsServer: config.metricsServer,
     metricsQueryTimeoutMs: parseDuration(config.metricsQueryTimeout),
     clusterName: config.clusterName,

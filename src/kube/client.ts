@@ -123,9 +123,10 @@ export class KubeClient {
     }
   }
 
+  /** Lists one namespace, or all of them when `namespace` is undefined. */
   async list<T extends object = KubeObject>(
     type: ResourceType,
-    namespace: string,
+    namespace: string | undefined,
     options: ListOptions = {},
   ): Promise<ObjectList<T>> {
     return (await this.#request("GET", type, namespace, undefined, {
@@ -229,7 +230,7 @@ export class KubeClient {
    */
   watch<T extends object = KubeObject>(
     type: ResourceType,
-    namespace: string,
+    namespace: string | undefined,
     options: WatchOptions,
     onEvent: (type: WatchEventType, object: T) => void,
     signal?: AbortSignal,
@@ -280,7 +281,7 @@ export class KubeClient {
   async #request(
     method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
     type: ResourceType,
-    namespace: string,
+    namespace: string | undefined,
     name: string | undefined,
     options: { subresource?: string | undefined; body?: object; contentType?: string; query?: Query } = {},
   ): Promise<unknown> {
@@ -311,7 +312,7 @@ export class KubeClient {
       throw new KubeApiError(
         0,
         "Unreachable",
-        `${info.verb} ${type.plural} in namespace ${namespace} failed: ${err instanceof Error ? err.message : String(err)}`,
+        `${info.verb} ${type.plural}${namespace === undefined ? "" : ` in namespace ${namespace}`} failed: ${err instanceof Error ? err.message : String(err)}`,
         info,
       );
     }
@@ -364,7 +365,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function toWatchError(err: unknown, type: ResourceType, namespace: string): Error {
+function toWatchError(err: unknown, type: ResourceType, namespace: string | undefined): Error {
   const code = (err as { statusCode?: number }).statusCode;
   if (typeof code === "number") {
     return apiError(

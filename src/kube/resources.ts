@@ -25,6 +25,7 @@ export const RESOURCES = {
   services: resource("", "v1", "services", "Service"),
   configMaps: resource("", "v1", "configmaps", "ConfigMap"),
   secrets: resource("", "v1", "secrets", "Secret"),
+  leases: resource("coordination.k8s.io", "v1", "leases", "Lease"),
   events: resource("", "v1", "events", "Event"),
   horizontalPodAutoscalers: resource(
     "autoscaling",
@@ -46,14 +47,18 @@ export function qualifiedName(type: ResourceType): string {
   return type.group === "" ? type.plural : `${type.plural}.${type.group}`;
 }
 
-/** Path of a collection or an object, optionally a subresource, in one namespace. */
+/**
+ * Path of a collection or an object, optionally a subresource, in one namespace; a collection
+ * without a namespace spans all of them.
+ */
 export function resourcePath(
   type: ResourceType,
-  namespace: string,
+  namespace: string | undefined,
   name?: string,
   subresource?: string,
 ): string {
   const root = type.group === "" ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`;
+  if (namespace === undefined) return `${root}/${type.plural}`;
   const parts = [root, "namespaces", encodeURIComponent(namespace), type.plural];
   if (name !== undefined) parts.push(encodeURIComponent(name));
   if (subresource !== undefined) parts.push(subresource);

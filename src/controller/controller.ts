@@ -1,0 +1,316 @@
+/**
+ * The controller: watches Canaries, their targets and the ConfigMaps/Secrets those use, and
+ * brings each Canary's workflow up to date through one keyed work queue. Level-triggered: on
+ * start, on every resync and when Temporal comes back it sends every Canary's current state,
+ * which the workflow drops when it changes nothing. It never decides rollout logic.
+ */
+import { randomUUID } from "node:crypto";
+import type { CanaryRef } from "../../workflows/activity-port.ts";
+import type { DefaultsOptions } from "../api/defaults.ts";
+import type { KubeClient, KubeObject } from "../kube/client.ts";
+import { type ConfigKind, type ConfigObject, configRefs } from "../kube/configs.ts";
+import { createCanaryEvent } from "../kube/events.ts";
+import { addCanaryFinalizer, removeCanaryFinalizer } from "../kube/finalizer.ts";
+import { RESOURCES, type ResourceType } from "../kube/resources.ts";
+import { errorMessage, type Logger } from "../log.ts";
+import { type ChangeKind, Informer } from "./informer.ts";
+import {
+  type CanaryObject,
+  type Decision,
+  type OperatorPolicy,
+  type ProblemReason,
+  problemStatusPatch,
+  reconcileCanary,
+  showsProblem,
+  type Workload,
+} from "./reconcile.ts";
+import { WorkQueue } from "./work-queue.ts";
+import type { CanaryWorkflows } from "./workflows.ts";
+
+export interface ControllerOptions {
+  readonly kube: KubeClient;
+  readonly workflows: CanaryWorkflows;
+  /** The Canary informer, shared with the operator's metrics; started by the caller. */
+  readonly canaries: Informer;
+  /** One namespace, or all when undefined. */
+  readonly namespace: string | undefined;
+  readonly configTracking: boolean;
+  readonly defaults: DefaultsOptions;
+  readonly policy: OperatorPolicy;
+  readonly finalizeTimeoutMs: number;
+  readonly resyncPeriodMs: number;
+  readonly log: Logger;
+  /** Told of every Temporal call's outcome, for /readyz. */
+  readonly onTemporal?: (ok: boolean, error?: unknown) => void;
+  readonly onReconcile?: (ms: number, error: unknown) => void;
+  /** How long Temporal took to accept a revision signal. */
+  readonly onSignal?: (ms: number) => void;
+}
+
+interface Sent {
+  readonly fingerprint: string;
+}
+
+export class Controller {
+  readonly #o: ControllerOptions;
+  readonly #queue: WorkQueue;
+  readonly #informers: Informer[];
+  readonly #targets: Record<"Deployment" | "DaemonSet", Informer>;
+  readonly #configs: Partial<Record<ConfigKind, Informer>>;
+  /** What each Canary's workflow was last told, so an unchanged Canary costs no signal. */
+  readonly #sent = new Map<string, Sent>();
+  /** Canaries whose deletion the workflow was told of. */
+  readonly #deleting = new Set<string>();
+  /** Canaries seen deleted: their workflows are told to finish. */
+  readonly #gone = new Set<string>();
+  #resync: NodeJS.Timeout | undefined;
+  #running = false;
+
+  constructor(options: ControllerOptions) {
+    this.#o = options;
+    this.#queue = new WorkQueue((key) => this.#reconcile(key), { concurrency: 8 });
+    const informer = (type: ResourceType, onChange: (o: KubeObject, kind: ChangeKind) => void) =>
+      new Informer(options.kube, type, {
+        namespace: options.namespace,
+        onChange: (o, kind) => {
+          if (this.#running) onChange(o, kind);
+        },
+        onError: (err, retryInMs) =>
+          options.log.warn({ resource: type.plural, retryInMs, error: errorMessage(err) }, "watch failed"),
+      });
+    this.#targets = {
+      Deployment: informer(RESOURCES.deployments, (o) => this.#targetChanged("Deployment", o)),
+      DaemonSet: informer(RESOURCES.daemonSets, (o) => this.#targetChanged("DaemonSet", o)),
+    };
+    this.#configs = options.configTracking
+      ? {
+          ConfigMap: informer(RESOURCES.configMaps, (o) => this.#configChanged("ConfigMap", o)),
+          Secret: informer(RESOURCES.secrets, (o) => this.#configChanged("Secret", o)),
+        }
+      : {};
+    this.#informers = [...Object.values(this.#targets), ...Object.values(this.#configs)];
+  }
+
+  /** Keys waiting or in work. */
+  get queueDepth(): number {
+    return this.#queue.depth;
+  }
+
+  get synced(): boolean {
+    return this.#informers.every((i) => i.synced);
+  }
+
+  /** Starts watching; resolves once the caches are filled and every Canary is queued. */
+  async start(): Promise<void> {
+    this.#running = true;
+    await Promise.all(this.#informers.map((i) => i.start()));
+    this.resyncAll();
+    this.#resync = setInterval(() => this.resyncAll(), this.#o.resyncPeriodMs);
+    this.#resync.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    clearInterval(this.#resync);
+    await Promise.all(this.#informers.map((i) => i.stop()));
+    await this.#queue.stop();
+  }
+
+  /** The shared Canary informer's events, forwarded by the operator while this controller runs. */
+  canaryChanged(object: KubeObject, kind: ChangeKind): void {
+    if (!this.#running) return;
+    const key = keyOf(object);
+    if (kind === "delete") this.#gone.add(key);
+    this.#queue.add(key);
+  }
+
+  /** Sends every Canary's current state again: on start, periodically, and after Temporal returns. */
+  resyncAll(): void {
+    this.#sent.clear();
+    for (const canary of this.#o.canaries.list()) this.#queue.add(keyOf(canary));
+  }
+
+  #targetChanged(kind: "Deployment" | "DaemonSet", workload: KubeObject): void {
+    const { namespace, name } = workload.metadata ?? {};
+    for (const canary of this.#o.canaries.list(namespace)) {
+      const ref = (canary as CanaryObject & { spec?: { targetRef?: { kind?: string; name?: string } } }).spec
+        ?.targetRef;
+      if (ref?.name === name && (ref?.kind ?? "Deployment") === kind) this.#queue.add(keyOf(canary));
+    }
+  }
+
+  #configChanged(kind: ConfigKind, config: KubeObject): void {
+    const { namespace, name } = config.metadata ?? {};
+    for (const canary of this.#o.canaries.list(namespace)) {
+      const ref = (canary as { spec?: { targetRef?: { kind?: string; name?: string } } }).spec?.targetRef;
+      if (!ref?.name) continue;
+      const targetKind = ref.kind === "DaemonSet" ? "DaemonSet" : "Deployment";
+      const workload = this.#targets[targetKind].get(namespace ?? "", ref.name) as Workload | undefined;
+      const uses = configRefs(workload?.spec?.template?.spec).some((r) => r.kind === kind && r.name === name);
+      if (uses) this.#queue.add(keyOf(canary));
+    }
+  }
+
+  async #reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
+    const started = performance.now();
+    let error: unknown;
+    try {
+      return await this.#reconcileKey(key);
+    } catch (err) {
+      error = err;
+      this.#o.log.warn({ canary: key, error: errorMessage(err) }, "reconcile failed; retrying");
+      throw err;
+    } finally {
+      this.#o.onReconcile?.(performance.now() - started, error);
+    }
+  }
+
+  async #reconcileKey(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
+    const [namespace, name] = key.split("/") as [string, string];
+    const ref: CanaryRef = { namespace, name };
+    const canary = this.#o.canaries.get(namespace, name) as CanaryObject | undefined;
+    if (!canary) {
+      this.#sent.delete(key);
+      if (this.#gone.has(key)) {
+        // Deleted without our finalizer: its workflow finalizes (without revert) and ends.
+        await this.#temporal(() => this.#o.workflows.sendDelete(ref));
+        this.#gone.delete(key);
+        this.#deleting.delete(key);
+      }
+      return undefined;
+    }
+    this.#gone.delete(key);
+    const decision = reconcileCanary({
+      canary,
+      target: (kind, target) => this.#targets[kind].get(namespace, target) as Workload | undefined,
+      config: (kind, config) => this.#configs[kind]?.get(namespace, config) as ConfigObject | undefined,
+      configTracking: this.#o.configTracking,
+      defaults: this.#o.defaults,
+      policy: this.#o.policy,
+      nowMs: Date.now(),
+      finalizeTimeoutMs: this.#o.finalizeTimeoutMs,
+    });
+    return this.#carryOut(ref, canary, decision);
+  }
+
+  async #carryOut(
+    ref: CanaryRef,
+    canary: CanaryObject,
+    decision: Decision,
+  ): Promise<{ requeueAfterMs?: number } | undefined> {
+    const key = `${ref.namespace}/${ref.name}`;
+    switch (decision.kind) {
+      case "none":
+        return undefined;
+      case "problem":
+        this.#sent.delete(key);
+        await this.#showProblem(ref, canary, decision.reason, decision.message);
+        return undefined;
+      case "revision": {
+        const fingerprint = `${decision.revision}/${decision.generation}`;
+        if (!decision.resyncStatus && this.#sent.get(key)?.fingerprint === fingerprint) return undefined;
+        if (decision.addFinalizer) await addCanaryFinalizer(this.#o.kube, ref.namespace, ref.name);
+        const sending = performance.now();
+        await this.#temporal(() =>
+          this.#o.workflows.sendRevision(ref, {
+            revision: decision.revision,
+            spec: decision.spec,
+            generation: decision.generation,
+            ...(decision.resyncStatus ? { resyncStatus: true } : {}),
+          }),
+        );
+        this.#o.onSignal?.(performance.now() - sending);
+        this.#sent.set(key, { fingerprint });
+        this.#o.log.debug({ canary: key, revision: decision.revision }, "revision sent");
+        return undefined;
+      }
+      case "finalize":
+        return this.#finalize(ref, decision.giveUpInMs);
+    }
+  }
+
+  /**
+   * A deleted Canary with our finalizer: its workflow finalizes and removes the finalizer. When no
+   * workflow runs, or it has not finished in time (Temporal down, a revert that cannot complete),
+   * the controller removes the finalizer itself: a Canary is never stuck in Terminating.
+   */
+  async #finalize(ref: CanaryRef, giveUpInMs: number): Promise<{ requeueAfterMs?: number } | undefined> {
+    const key = `${ref.namespace}/${ref.name}`;
+    const checkAgainMs = Math.max(100, Math.min(giveUpInMs, 2000));
+    let running: boolean;
+    try {
+      running = await this.#temporal(() => this.#o.workflows.isRunning(ref));
+      if (running && !this.#deleting.has(key)) {
+        await this.#temporal(() => this.#o.workflows.sendDelete(ref));
+        this.#deleting.add(key);
+      }
+    } catch (err) {
+      if (giveUpInMs > 0) return { requeueAfterMs: checkAgainMs };
+      await this.#release(ref, `Temporal is unreachable (${errorMessage(err)})`);
+      return undefined;
+    }
+    if (!running) {
+      await removeCanaryFinalizer(this.#o.kube, ref.namespace, ref.name);
+      this.#deleting.delete(key);
+      return undefined;
+    }
+    if (giveUpInMs > 0) return { requeueAfterMs: checkAgainMs };
+    await this.#release(
+      ref,
+      `its workflow did not finish finalizing within ${Math.round(this.#o.finalizeTimeoutMs / 1000)}s`,
+    );
+    return undefined;
+  }
+
+  async #release(ref: CanaryRef, why: string): Promise<void> {
+    await this.#event(ref, "Warning", "Terminating", `Finalizer removed without finalization: ${why}`);
+    await removeCanaryFinalizer(this.#o.kube, ref.namespace, ref.name);
+    this.#deleting.delete(`${ref.namespace}/${ref.name}`);
+  }
+
+  async #showProblem(
+    ref: CanaryRef,
+    canary: CanaryObject,
+    reason: ProblemReason,
+    message: string,
+  ): Promise<void> {
+    if (showsProblem(canary.status, reason, message)) return;
+    const now = new Date().toISOString();
+    await this.#o.kube.mergePatch(
+      RESOURCES.canaries,
+      ref.namespace,
+      ref.name,
+      { status: problemStatusPatch(canary.status, reason, message, now) },
+      "status",
+    );
+    await this.#event(ref, "Warning", reason, message);
+    this.#o.log.warn({ canary: `${ref.namespace}/${ref.name}`, reason, message }, "canary not started");
+  }
+
+  async #event(ref: CanaryRef, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const uid = this.#o.canaries.get(ref.namespace, ref.name)?.metadata?.uid;
+    if (!uid) return;
+    await createCanaryEvent(
+      this.#o.kube,
+      { ...ref, uid },
+      { type, reason, message },
+      randomUUID().slice(0, 16),
+      new Date().toISOString(),
+    ).catch((err: unknown) => this.#o.log.warn({ error: errorMessage(err) }, "event not recorded"));
+  }
+
+  async #temporal<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      const result = await call();
+      this.#o.onTemporal?.(true);
+      return result;
+    } catch (err) {
+      this.#o.onTemporal?.(false, err);
+      throw err;
+    }
+  }
+}
+
+function keyOf(object: KubeObject): string {
+  return `${object.metadata?.namespace}/${object.metadata?.name}`;
+}
