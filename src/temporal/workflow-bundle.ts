@@ -6,7 +6,7 @@
  * read-only root filesystem is not).
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,6 +58,8 @@ function sha256(data: string | Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+const pluginName = "durable-canary-bundle-files";
+
 const isPackageFile = (path: string) => path.split(/[\\/]/).includes("node_modules");
 
 /** A bundled file's name in the manifest, whichever kind of code it was bundled from. */
@@ -76,19 +78,30 @@ const bundlerVersion: string = JSON.parse(
   readFileSync(createRequire(import.meta.url).resolve("@temporalio/worker/package.json"), "utf8"),
 ).version;
 
-/** The hash of the files as this kind of code has them; undefined when one of them is missing. */
-function sourcesHash(layout: BundleLayout, files: string[]): string | undefined {
-  const hash = createHash("sha256").update(`@temporalio/worker ${bundlerVersion}\n`);
-  for (const name of [...files].sort()) {
-    let content: Buffer;
-    try {
-      content = readFileSync(fileOf(layout, name));
-    } catch {
-      return undefined;
-    }
-    hash.update(`${name}\n${sha256(content)}\n`);
+function fileDigest(path: string): string | undefined {
+  try {
+    return sha256(readFileSync(path));
+  } catch {
+    return undefined;
   }
+}
+
+/** One hash of every file's digest, by name. */
+function sourcesHash(digests: Map<string, string>): string {
+  const hash = createHash("sha256").update(`@temporalio/worker ${bundlerVersion}\n`);
+  for (const name of [...digests.keys()].sort()) hash.update(`${name}\n${digests.get(name)}\n`);
   return hash.digest("hex");
+}
+
+/** The hash of the files as this kind of code has them now; undefined when one is missing. */
+function currentSourcesHash(layout: BundleLayout, files: string[]): string | undefined {
+  const digests = new Map<string, string>();
+  for (const name of files) {
+    const digest = fileDigest(fileOf(layout, name));
+    if (digest === undefined) return undefined;
+    digests.set(name, digest);
+  }
+  return sourcesHash(digests);
 }
 
 function readManifest(path: string): Manifest | undefined {
@@ -118,7 +131,7 @@ function checkPrebuilt(layout: BundleLayout): Check {
   const expected = manifest.sources[layout.kind];
   if (expected === undefined)
     return { ok: false, why: `the prebuilt bundle is stale: built from other code than ${paths.entry}` };
-  if (sourcesHash(layout, manifest.files) !== expected)
+  if (currentSourcesHash(layout, manifest.files) !== expected)
     return { ok: false, why: "the prebuilt bundle is stale: the workflow code changed" };
   return { ok: true, code, manifest };
 }
@@ -131,10 +144,18 @@ function bundlerLogger(log: Logger): TemporalLogger {
   return { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: at("warn"), error: at("error") };
 }
 
+interface Built {
+  code: string;
+  files: string[];
+  /** The hash of the files as the bundler read them, so an edit during the build makes the bundle stale. */
+  hash: string;
+}
+
 /** Bundles the workflow code of this kind, noting which files went into the bundle. */
-async function build(layout: BundleLayout, log: Logger): Promise<{ code: string; files: string[] }> {
+async function build(layout: BundleLayout, log: Logger): Promise<Built> {
   // Loaded on demand: webpack is heavy, and a worker with a current prebuilt bundle never needs it.
   const { bundleWorkflowCode } = await import("@temporalio/worker");
+  const read = new Map<string, string>();
   const resources = new Set<string>();
   const { code } = await bundleWorkflowCode({
     workflowsPath: bundlePaths(layout).entry,
@@ -145,7 +166,19 @@ async function build(layout: BundleLayout, log: Logger): Promise<{ code: string;
         ...(config.plugins ?? []),
         {
           apply(compiler) {
-            compiler.hooks.done.tap("durable-canary-bundle-files", (stats) => {
+            // The bundler installs its file system after the plugins are applied, before it runs.
+            compiler.hooks.beforeRun.tap(pluginName, () => {
+              const fs = compiler.inputFileSystem as unknown as { readFile: (...args: unknown[]) => void };
+              const readFile = fs.readFile.bind(fs);
+              fs.readFile = (path: unknown, ...rest: unknown[]) => {
+                const callback = rest.pop() as (err: unknown, data?: Buffer | string) => void;
+                readFile(path, ...rest, (err: unknown, data?: Buffer | string) => {
+                  if (!err && data !== undefined) read.set(String(path), sha256(data));
+                  callback(err, data);
+                });
+              };
+            });
+            compiler.hooks.done.tap(pluginName, (stats) => {
               for (const module of stats.compilation.modules) {
                 const resource = (module as { resource?: string }).resource;
                 if (resource) resources.add(resource.split("?")[0] ?? resource);
@@ -156,17 +189,14 @@ async function build(layout: BundleLayout, log: Logger): Promise<{ code: string;
       ],
     }),
   });
-  const files: string[] = [];
+  const digests = new Map<string, string>();
   for (const resource of resources) {
     // The bundler's generated entry point exists only in its in-memory file system.
-    try {
-      readFileSync(resource);
-    } catch {
-      continue;
-    }
-    files.push(manifestName(layout, resource));
+    if (!existsSync(resource)) continue;
+    const digest = read.get(resource) ?? fileDigest(resource);
+    if (digest !== undefined) digests.set(manifestName(layout, resource), digest);
   }
-  return { code, files: files.sort() };
+  return { code, files: [...digests.keys()].sort(), hash: sourcesHash(digests) };
 }
 
 /** Writes next to the target and renames, so a reader never sees half a file. */
@@ -209,10 +239,8 @@ export async function loadWorkflowBundle(
     );
     return { code: prebuilt.code };
   }
-  const { code, files } = await build(layout, log);
-  const hash = sourcesHash(layout, files);
+  const { code, files, hash } = await build(layout, log);
   try {
-    if (hash === undefined) throw new Error("a bundled file vanished while bundling");
     save(layout, code, { bundle: sha256(code), files, sources: { [layout.kind]: hash } });
     log.info(
       { bundle: paths.bundle, ms: elapsed(started) },
@@ -250,13 +278,11 @@ export async function writeWorkflowBundle(
     ({ code, manifest } = prebuilt);
   } else {
     const built = await build(source, log);
-    const hash = sourcesHash(source, built.files);
-    if (hash === undefined) throw new Error("a bundled file vanished while bundling");
     code = built.code;
-    manifest = { bundle: sha256(code), files: built.files, sources: { ts: hash } };
+    manifest = { bundle: sha256(code), files: built.files, sources: { ts: built.hash } };
   }
   if (options.compiled) {
-    const compiled = sourcesHash({ root: source.root, kind: "js" }, manifest.files);
+    const compiled = currentSourcesHash({ root: source.root, kind: "js" }, manifest.files);
     if (compiled === undefined) throw new Error(`dist/ lacks compiled workflow code (see ${paths.manifest})`);
     manifest = { ...manifest, sources: { ...manifest.sources, js: compiled } };
   }
