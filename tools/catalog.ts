@@ -18,6 +18,8 @@ export interface Versions {
   etcd: string;
   kwok: string;
   prometheus: string;
+  /** The Helm CLI, for the chart's tests. */
+  helm: string;
   /** Versions of the Go modules the routing CRDs in test/data/crds come from. */
   "gateway-api": string;
   "istio-api": string;
@@ -25,7 +27,7 @@ export interface Versions {
 
 export const versions: Versions = JSON.parse(readFileSync(join(toolsDir, "versions.json"), "utf8"));
 
-export type ToolId = "temporal" | "etcd" | "kubernetes" | "kwok" | "prometheus";
+export type ToolId = "temporal" | "etcd" | "kubernetes" | "kwok" | "prometheus" | "helm";
 
 export interface Binary {
   name: string;
@@ -47,6 +49,7 @@ export const binaries = {
   kubectl: { name: "kubectl", envVar: "KUBECTL_BIN", tool: "kubernetes" },
   kwok: { name: "kwok", envVar: "KWOK_BIN", tool: "kwok" },
   prometheus: { name: "prometheus", envVar: "PROMETHEUS_BIN", tool: "prometheus" },
+  helm: { name: "helm", envVar: "HELM_BIN", tool: "helm" },
 } as const satisfies Record<string, Binary>;
 
 export type BinaryKey = keyof typeof binaries;
@@ -57,6 +60,7 @@ const toolVersion: Record<ToolId, string> = {
   kubernetes: versions.kubernetes,
   kwok: versions.kwok,
   prometheus: versions.prometheus,
+  helm: versions.helm,
 };
 
 export function versionOf(tool: ToolId): string {

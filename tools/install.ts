@@ -49,7 +49,7 @@ function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.
   });
 }
 
-const goModules: Record<"etcd" | "kubernetes" | "kwok", { module: string; packages: string[] }> = {
+const goModules: Record<"etcd" | "kubernetes" | "kwok" | "helm", { module: string; packages: string[] }> = {
   etcd: { module: "go.etcd.io/etcd/server/v3", packages: ["go.etcd.io/etcd/server/v3"] },
   kubernetes: {
     module: "k8s.io/kubernetes",
@@ -61,6 +61,7 @@ const goModules: Record<"etcd" | "kubernetes" | "kwok", { module: string; packag
     ],
   },
   kwok: { module: "sigs.k8s.io/kwok", packages: ["sigs.k8s.io/kwok/cmd/kwok"] },
+  helm: { module: "helm.sh/helm/v3", packages: ["helm.sh/helm/v3/cmd/helm"] },
 };
 
 /** The go.mod files lock the Go tools; they must agree with versions.json, the one place people edit. */
@@ -91,6 +92,29 @@ function kubernetesLdflags(version: string): string {
   return flags.join(" ");
 }
 
+/**
+ * Helm's version, and the Kubernetes version it assumes without a cluster (`helm template`, `helm
+ * lint`), which Helm's own build derives from its client-go: v0.X.Y means Kubernetes 1.X.
+ */
+function helmLdflags(version: string): string {
+  const goMod = readFileSync(join(toolsDir, "helm", "go.mod"), "utf8");
+  const minor = goMod.match(/^\s*k8s\.io\/client-go v0\.(\d+)\./m)?.[1];
+  if (!minor)
+    throw new Error(
+      "tools/helm/go.mod requires no k8s.io/client-go v0.x: cannot tell Helm's Kubernetes version",
+    );
+  const flags = ["-s", "-w", `-X helm.sh/helm/v3/internal/version.version=${version}`];
+  for (const pkg of ["helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"]) {
+    flags.push(`-X ${pkg}.k8sVersionMajor=1`, `-X ${pkg}.k8sVersionMinor=${minor}`);
+  }
+  return flags.join(" ");
+}
+
+const ldflagsOf: Partial<Record<keyof typeof goModules, (version: string) => string>> = {
+  kubernetes: kubernetesLdflags,
+  helm: helmLdflags,
+};
+
 async function buildWithGo(tool: keyof typeof goModules, outputs: Record<string, string>): Promise<void> {
   checkGoModVersion(tool);
   if (!findOnPath("go")) {
@@ -108,7 +132,7 @@ async function buildWithGo(tool: keyof typeof goModules, outputs: Record<string,
     CGO_ENABLED: "0",
     GOFLAGS: "-mod=readonly",
   };
-  const ldflags = tool === "kubernetes" ? kubernetesLdflags(versionOf(tool)) : "-s -w";
+  const ldflags = ldflagsOf[tool]?.(versionOf(tool)) ?? "-s -w";
   try {
     await run(
       "go",
@@ -174,6 +198,11 @@ const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<vo
     install: () => buildWithGo("kwok", { kwok: "kwok" }),
     how: "go build sigs.k8s.io/kwok",
   },
+  helm: {
+    check: ["helm"],
+    install: () => buildWithGo("helm", { helm: "helm" }),
+    how: "go build helm.sh/helm/v3/cmd/helm",
+  },
   kubernetes: {
     check: ["kubeApiserver", "kubeControllerManager", "kubeScheduler", "kubectl"],
     install: () =>
@@ -190,7 +219,7 @@ const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<vo
 async function main(): Promise<void> {
   const started = performance.now();
   // Fast, network-light installs first so a slow build never hides a simple failure.
-  const order: ToolId[] = ["temporal", "prometheus", "etcd", "kwok", "kubernetes"];
+  const order: ToolId[] = ["temporal", "prometheus", "etcd", "kwok", "helm", "kubernetes"];
   for (const tool of order) {
     const { check, install, how } = installers[tool];
     const missing = check.filter((key) => !resolveBinary(key));
