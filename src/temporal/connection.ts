@@ -3,11 +3,9 @@
  * variables (and, like the CLI, its config file profiles), or the embedded dev server when none is
  * named. Every process (worker, controller, CLI) gets its connections from here.
  */
-import { join } from "node:path";
 import { Connection, type TLSConfig } from "@temporalio/client";
 import { loadClientConfigProfile, toClientOptions } from "@temporalio/envconfig";
 import type { NativeConnection } from "@temporalio/worker";
-import { stateDir } from "../config/paths.ts";
 import {
   type EmbeddedOptions,
   type EmbeddedSettings,
@@ -48,22 +46,44 @@ function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 /**
+ * The Temporal CLI's variables that say how to reach a server (those the SDK's envconfig reads,
+ * but for TEMPORAL_ADDRESS and the codec ones).
+ */
+const connectionVariable = /^TEMPORAL_(NAMESPACE|API_KEY|TLS|TLS_.+|GRPC_META_.+|CONFIG_FILE)$/;
+
+/**
+ * Connection variables without an address mean a server the user wants but did not name (a
+ * forgotten TEMPORAL_ADDRESS): an embedded server would silently ignore them, so refuse.
+ */
+function refuseIgnoredConnectionVariables(env: NodeJS.ProcessEnv): void {
+  const set = Object.keys(env)
+    .filter((name) => connectionVariable.test(name) && env[name])
+    .sort();
+  if (set.length === 0) return;
+  throw new Error(
+    `${set.join(", ")} ${set.length === 1 ? "is" : "are"} set but TEMPORAL_ADDRESS is not, so ` +
+      `the embedded Temporal server would start and ${set.length === 1 ? "it" : "they"} would be ignored. ` +
+      "Set TEMPORAL_ADDRESS (or TEMPORAL_PROFILE) to the Temporal server they are meant for, or unset " +
+      `${set.length === 1 ? "it" : "them"} to use the embedded server.`,
+  );
+}
+
+/**
  * Reads the settings from the environment. TEMPORAL_ADDRESS (or a TEMPORAL_PROFILE from the CLI's
  * config file) selects a cluster; without either the operator embeds its own server on
  * 127.0.0.1:7233 (DURABLE_CANARY_TEMPORAL_PORT) with the UI on the port + 1000
- * (DURABLE_CANARY_TEMPORAL_UI_PORT) and its database under the state directory.
+ * (DURABLE_CANARY_TEMPORAL_UI_PORT), namespace `default`.
  */
 export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
-  const namespace = env.TEMPORAL_NAMESPACE || defaultNamespace;
   if (!env.TEMPORAL_ADDRESS && !env.TEMPORAL_PROFILE) {
+    refuseIgnoredConnectionVariables(env);
     const port = portFrom(env, "DURABLE_CANARY_TEMPORAL_PORT", defaultEmbeddedPort);
     return {
       mode: "embedded",
       ip: "127.0.0.1",
       port,
       uiPort: portFrom(env, "DURABLE_CANARY_TEMPORAL_UI_PORT", port + 1000),
-      namespace,
-      dbFile: join(stateDir(env), "temporal", "temporal.sqlite"),
+      namespace: defaultNamespace,
     };
   }
   if (env.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION) {

