@@ -27,7 +27,7 @@ async function start(name: string, group: ReturnType<typeof operatorGroup>, name
 const steps = {
   provider: "gatewayapi:v1",
   analysis: { interval: "2s", threshold: 2, stepWeight: 20, maxWeight: 80 },
-};
+} as const;
 
 /** Creates a canary, waits for Initialized, starts recording its weights and changes its image. */
 async function rolloutOf(namespace: string, name: string) {
