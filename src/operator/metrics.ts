@@ -38,6 +38,8 @@ export interface OperatorMetricsOptions {
   readonly queueDepth: () => number;
   readonly isLeader: () => boolean;
   readonly temporalUp: () => boolean;
+  /** The controller's Kubernetes requests so far, "verb resource" → count. */
+  readonly kubeRequests: () => Readonly<Record<string, number>>;
 }
 
 export class OperatorMetrics {
@@ -152,6 +154,19 @@ export class OperatorMetrics {
       registers,
       collect() {
         this.set(options.temporalUp() ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: "durable_canary_kube_requests_total",
+      help: "Kubernetes API requests of the controller and leader election (watch streams not counted)",
+      labelNames: ["verb", "resource"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [key, count] of Object.entries(options.kubeRequests())) {
+          const [verb = "", resource = ""] = key.split(" ");
+          this.inc({ verb, resource }, count);
+        }
       },
     });
     this.#reconcileErrors = new Counter({

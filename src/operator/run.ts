@@ -109,6 +109,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
       queueDepth: () => controller?.queueDepth ?? 0,
       isLeader: () => controller !== undefined,
       temporalUp: () => temporalUp,
+      kubeRequests: () => kube.counter.snapshot(),
     });
     metricsHooks.changed = (o, k) => metrics.canaryChanged(o, k);
 
