@@ -41,12 +41,19 @@ export function nextStatus(
     lastAppliedSpec: update.revision ?? previous.lastAppliedSpec,
     lastPromotedSpec: update.lastPromotedRevision ?? previous.lastPromotedSpec,
   };
+  const lastAnalysis =
+    update.metrics?.map((m) => ({
+      name: m.name,
+      verdict: m.verdict,
+      ...(m.value === undefined || !Number.isFinite(m.value) ? {} : { value: m.value }),
+    })) ?? previous.lastAnalysis;
   const unchanged =
     !phaseChanged &&
     (Object.keys(fields) as (keyof typeof fields)[]).every((key) => previous[key] === fields[key]) &&
     before?.status === conditionStatus &&
     before.reason === update.phase &&
-    before.message === update.message;
+    before.message === update.message &&
+    JSON.stringify(lastAnalysis) === JSON.stringify(previous.lastAnalysis);
   if (unchanged) return undefined;
   const condition: Condition = {
     type: "Promoted",
@@ -58,6 +65,7 @@ export function nextStatus(
   };
   return {
     ...fields,
+    ...(lastAnalysis === undefined ? {} : { lastAnalysis }),
     lastTransitionTime:
       phaseChanged || previous.lastTransitionTime === undefined ? now : previous.lastTransitionTime,
     conditions: [...(previous.conditions ?? []).filter((c) => c.type !== "Promoted"), condition],

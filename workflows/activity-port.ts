@@ -57,6 +57,14 @@ export interface StatusUpdate {
   readonly lastPromotedRevision: string | undefined;
   /** The Promoted condition: reason is the phase, message is the cause in words. */
   readonly message: string;
+  /** The last analysis's metric values (status.lastAnalysis); left out, the status keeps what it has. */
+  readonly metrics?: readonly MetricValue[];
+}
+
+export interface MetricValue {
+  readonly name: string;
+  readonly value: number | undefined;
+  readonly verdict: Verdict;
 }
 
 export interface CanaryEvent {

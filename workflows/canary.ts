@@ -91,6 +91,8 @@ const report = proxyActivities<CanaryActivities>(activityOptions.report);
  */
 const REPEATED_REVISION_PATCH = "drop-repeated-revision";
 const RESYNC_STATUS_PATCH = "resync-status-on-new-spec";
+/** Patch: the status carries the last analysis's metric values, and is written when they change. */
+const METRIC_STATUS_PATCH = "metric-values-in-status";
 
 /** How many timeline entries the status query keeps (history keeps everything). */
 const TIMELINE_LIMIT = 100;
@@ -380,7 +382,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   function syncStatus(): void {
     if (!spec) return;
     const projected = projectStatus(state);
-    const key = JSON.stringify(projected);
+    const metrics = patched(METRIC_STATUS_PATCH)
+      ? lastAnalysis.metrics.map((m) => ({ name: m.name, value: m.value, verdict: m.verdict }))
+      : undefined;
+    const key = JSON.stringify(metrics === undefined ? projected : [projected, metrics]);
     if (key === synced) return;
     synced = key;
     const t = target();
@@ -392,6 +397,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       revision: state.revision,
       lastPromotedRevision: state.lastPromotedRevision,
       message: projected.condition.message,
+      ...(metrics === undefined ? {} : { metrics }),
     };
     reportLater("status", "syncStatus", () => report.syncStatus(t, status));
   }

@@ -458,6 +458,15 @@ export const CanaryStatusSchema = z.object({
   previousSessionAffinityCookie: text.optional(),
   sessionAffinityCookie: text.optional(),
   primarySessionAffinityCookie: text.optional(),
+  /**
+   * durable-canary extension: each metric of the last analysis with its value, so that every
+   * operator replica can export flagger_canary_metric_analysis from the Canary alone.
+   */
+  lastAnalysis: z
+    .array(
+      z.object({ name: text, value: z.number().optional(), verdict: z.enum(["pass", "fail", "error"]) }),
+    )
+    .optional(),
 });
 export type CanaryStatus = z.infer<typeof CanaryStatusSchema>;
 

@@ -124,10 +124,33 @@ export class Controller {
     this.#queue.add(key);
   }
 
-  /** Sends every Canary's current state again: on start, periodically, and after Temporal returns. */
+  /**
+   * Sends every Canary's current state again, and tells the workflows of Canaries that no longer
+   * exist (deleted while no controller ran) to finish: on start, periodically, and after Temporal
+   * returns.
+   */
   resyncAll(): void {
     this.#sent.clear();
     for (const canary of this.#o.canaries.list()) this.#queue.add(keyOf(canary));
+    void this.#sweep();
+  }
+
+  async #sweep(): Promise<void> {
+    let running: CanaryRef[];
+    try {
+      running = await this.#temporal(() => this.#o.workflows.listRunning());
+    } catch (err) {
+      this.#o.log.warn({ error: errorMessage(err) }, "could not list running canary workflows");
+      return;
+    }
+    for (const ref of running) {
+      if (this.#o.namespace !== undefined && ref.namespace !== this.#o.namespace) continue;
+      if (this.#o.canaries.get(ref.namespace, ref.name)) continue;
+      const key = `${ref.namespace}/${ref.name}`;
+      this.#o.log.info({ canary: key }, "the Canary is gone: its workflow is told to finish");
+      this.#gone.add(key);
+      this.#queue.add(key);
+    }
   }
 
   #targetChanged(kind: "Deployment" | "DaemonSet", workload: KubeObject): void {

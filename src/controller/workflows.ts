@@ -13,6 +13,14 @@ export interface CanaryWorkflows {
   /** Signals `delete`; false when no workflow runs. */
   sendDelete(ref: CanaryRef): Promise<boolean>;
   isRunning(ref: CanaryRef): Promise<boolean>;
+  /** The canaries whose workflows run on this install's task queue. */
+  listRunning(): Promise<CanaryRef[]>;
+}
+
+/** "canary/<namespace>/<name>" back into its Canary; undefined for any other workflow ID. */
+export function canaryOfWorkflow(id: string): CanaryRef | undefined {
+  const match = /^canary\/([^/]+)\/([^/]+)$/.exec(id);
+  return match ? { namespace: match[1] as string, name: match[2] as string } : undefined;
 }
 
 const callTimeoutMs = 10_000;
@@ -43,6 +51,17 @@ export function temporalCanaryWorkflows(client: Client, taskQueue: string): Cana
         if (err instanceof WorkflowNotFoundError) return false;
         throw err;
       }
+    },
+    async listRunning() {
+      const refs: CanaryRef[] = [];
+      const query = `TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running" AND WorkflowType = "canaryWorkflow"`;
+      await bounded(async () => {
+        for await (const execution of client.workflow.list({ query })) {
+          const ref = canaryOfWorkflow(execution.workflowId);
+          if (ref) refs.push(ref);
+        }
+      });
+      return refs;
     },
     async isRunning(ref) {
       try {

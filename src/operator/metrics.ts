@@ -113,6 +113,24 @@ export class OperatorMetrics {
         }
       },
     });
+    new Gauge({
+      name: "flagger_canary_metric_analysis",
+      help: "Each metric's value in the last analysis",
+      labelNames: ["name", "namespace", "metric"],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of canaries()) {
+          for (const m of c.status?.lastAnalysis ?? []) {
+            if (m.value === undefined) continue;
+            this.set(
+              { name: c.metadata?.name ?? "", namespace: c.metadata?.namespace ?? "", metric: m.name },
+              m.value,
+            );
+          }
+        }
+      },
+    });
     this.#duration = new Histogram({
       name: "flagger_canary_duration_seconds",
       help: "Seconds a rollout took, from its start to success or failure",

@@ -32,7 +32,12 @@ export class OperatorProcess {
   #url: string | undefined;
   readonly exited: Promise<void>;
 
-  constructor(name: string, group: OperatorGroup, args: readonly string[] = []) {
+  constructor(
+    name: string,
+    group: OperatorGroup,
+    args: readonly string[] = [],
+    env: Readonly<Record<string, string>> = {},
+  ) {
     const world = worldEnv();
     this.name = name;
     const dir = join(world.dir, "operators");
@@ -66,6 +71,7 @@ export class OperatorProcess {
           TEMPORAL_ADDRESS: world.temporalAddress,
           TEMPORAL_NAMESPACE: world.temporalNamespace,
           LOG_LEVEL: "debug",
+          ...env,
         },
         stdio: ["ignore", "pipe", "pipe"],
       },
@@ -136,8 +142,9 @@ export async function startOperator(
   name: string,
   group: OperatorGroup,
   args: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<OperatorProcess> {
-  const operator = new OperatorProcess(name, group, args);
+  const operator = new OperatorProcess(name, group, args, env);
   try {
     return await operator.ready();
   } catch (err) {

@@ -98,6 +98,31 @@ describe("a Canary applied to a cluster rolls out", { concurrency: true }, () =>
     assert.equal(await primaryImage(name), "example.test/app:2");
     assert.equal(promoted(done)?.status, "True");
     assert.equal(done.canaryWeight, 0);
+    const [rate] = done.lastAnalysis ?? [];
+    assert.equal(rate?.name, "request-success-rate");
+    assert.ok((rate?.value ?? 0) >= 99, `measured ${rate?.value}`);
+
+    // Flagger's series, from the Canary objects, as a dashboard scrapes them.
+    const metrics = (await (operator as OperatorProcess).get("/metrics")).body;
+    const series = (line: string) => metrics.split("\n").find((l) => l.startsWith(line));
+    assert.equal(
+      series(`flagger_canary_status{name="${name}",namespace="${namespace}"}`)?.split(" ")[1],
+      "1",
+    );
+    assert.equal(
+      series(`flagger_canary_weight{workload="${name}-primary",namespace="${namespace}"}`)?.split(" ")[1],
+      "100",
+    );
+    assert.equal(
+      series(`flagger_canary_successes_total{name="${name}",namespace="${namespace}"}`)?.split(" ")[1],
+      "1",
+    );
+    assert.ok(
+      series(
+        `flagger_canary_metric_analysis{name="${name}",namespace="${namespace}",metric="request-success-rate"}`,
+      ),
+      "the metric's value is exported",
+    );
   });
 
   it("kubernetes blue/green with iterations", async () => {

@@ -6,6 +6,11 @@ describe("parseOperatorConfig", () => {
   test("defaults match a Flagger install", () => {
     assert.deepEqual(parseOperatorConfig(), {
       meshProvider: "istio",
+      selectorLabels: ["app", "name", "app.kubernetes.io/name"],
+      includeLabelPrefixes: [],
+      configTracking: true,
+      eventWebhook: undefined,
+      crossNamespaceRefs: true,
       metricsServer: "http://prometheus:9090",
       metricsQueryTimeoutMs: 10_000,
       clusterName: undefined,

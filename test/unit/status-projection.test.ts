@@ -36,6 +36,30 @@ describe("nextStatus", () => {
     });
   });
 
+  it("carries the last analysis's metric values, and a new value is a change", () => {
+    const measured: StatusUpdate = {
+      ...update,
+      metrics: [
+        { name: "request-success-rate", value: 99.5, verdict: "pass" },
+        { name: "latency", value: undefined, verdict: "error" },
+      ],
+    };
+    const current = nextStatus({}, measured, "T1") ?? {};
+    assert.deepEqual(current.lastAnalysis, [
+      { name: "request-success-rate", verdict: "pass", value: 99.5 },
+      { name: "latency", verdict: "error" },
+    ]);
+    assert.equal(nextStatus(current, measured, "T2"), undefined);
+    assert.equal(nextStatus(current, update, "T2"), undefined, "an update without metrics keeps them");
+    const changed = {
+      ...measured,
+      metrics: [{ name: "request-success-rate", value: 98, verdict: "fail" as const }],
+    };
+    assert.deepEqual(nextStatus(current, changed, "T2")?.lastAnalysis, [
+      { name: "request-success-rate", verdict: "fail", value: 98 },
+    ]);
+  });
+
   it("is undefined when nothing but time would change", () => {
     const current = nextStatus({}, update, "T1") ?? {};
     assert.equal(nextStatus(current, update, "T2"), undefined);
