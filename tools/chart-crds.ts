@@ -1,6 +1,6 @@
 /**
  * Copies the CRDs of deploy/crds into the Helm chart (charts/durable-canary/crds), which cannot
- * reach files outside itself. Run it after `npm run crds`; test/deploy checks the copies are equal.
+ * reach files outside itself. `npm run crds` runs it; test/deploy checks the copies are equal.
  */
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";

@@ -338,13 +338,13 @@ describe("charts/durable-canary", () => {
     assert.equal(stored.stdout.trim(), "", "the dry runs stored nothing");
   });
 
-  it("carries the same CRDs as deploy/crds (node tools/chart-crds.ts copies them)", () => {
+  it("carries the same CRDs as deploy/crds (npm run crds copies them)", () => {
     assert.deepEqual(crdFiles(chartCrdDir), crdFiles(deployCrdDir));
     for (const file of crdFiles(deployCrdDir)) {
       assert.equal(
         readFileSync(join(chartCrdDir, file), "utf8"),
         readFileSync(join(deployCrdDir, file), "utf8"),
-        `charts/durable-canary/crds/${file} differs from deploy/crds: run node tools/chart-crds.ts`,
+        `charts/durable-canary/crds/${file} differs from deploy/crds: run npm run crds`,
       );
     }
   });

@@ -96,27 +96,25 @@ describe("the image's layout (Dockerfile)", () => {
     };
     operator.stdout?.on("data", take);
     operator.stderr?.on("data", take);
-    let exit: number | null | undefined;
-    void exited.then((code) => {
-      exit = code;
-    });
 
-    const url = await waitFor(
-      "the operator serves /readyz",
-      async () => {
-        if (exit !== undefined) throw new Error(`exited ${exit}:\n${output.slice(-3000)}`);
-        return /"url":"(http:\/\/[^"]+)"[^\n]*serving/.exec(output)?.[1];
-      },
-      { timeoutMs: 60_000 },
-    ).catch((err: Error) => assert.fail(`${err.message}\n${output.slice(-3000)}`));
-    await waitFor(
-      "/readyz 200",
-      async () => {
-        if (exit !== undefined) throw new Error(`exited ${exit}`);
-        return (await fetch(`${url}/readyz`)).status === 200 ? true : undefined;
-      },
-      { timeoutMs: 60_000 },
-    ).catch((err: Error) => assert.fail(`${err.message}\n${output.slice(-3000)}`));
+    // A process that dies ends the wait at once, with its output.
+    let stopped = false;
+    const died = exited.then((code) => {
+      stopped = true;
+      assert.fail(`the operator exited ${code}:\n${output.slice(-3000)}`);
+    });
+    const ready = (async () => {
+      const url = await waitFor(
+        "the operator serves /readyz",
+        async () => (stopped ? "" : /"url":"(http:\/\/[^"]+)"[^\n]*serving/.exec(output)?.[1]),
+        { timeoutMs: 60_000 },
+      );
+      const isReady = async () => stopped || (await fetch(`${url}/readyz`)).status === 200 || undefined;
+      await waitFor("/readyz 200", isReady, { timeoutMs: 60_000 });
+    })();
+    await Promise.race([ready, died]).catch((err: Error) =>
+      assert.fail(`${err.message}\n${output.slice(-3000)}`),
+    );
     assert.match(output, /workflow bundle: prebuilt/, "the worker used the image's prebuilt bundle");
 
     operator.kill("SIGTERM");
