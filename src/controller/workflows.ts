@@ -25,9 +25,23 @@ export function canaryOfWorkflow(id: string): CanaryRef | undefined {
 
 const callTimeoutMs = 10_000;
 
+/**
+ * A Temporal call that fails after `ms`. The gRPC deadline bounds it on the wire; the timer bounds
+ * it here too, since a call on a connection that lost its server can wait for the channel longer
+ * than its deadline.
+ */
+export function boundedCall<T>(client: Client, ms: number, call: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Temporal did not answer within ${ms / 1000}s`)), ms);
+  });
+  return Promise.race([client.withDeadline(Date.now() + ms, call) as Promise<T>, timeout]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
 export function temporalCanaryWorkflows(client: Client, taskQueue: string): CanaryWorkflows {
-  const bounded = <T>(call: () => Promise<T>) =>
-    client.withDeadline(Date.now() + callTimeoutMs, call) as Promise<T>;
+  const bounded = <T>(call: () => Promise<T>) => boundedCall(client, callTimeoutMs, call);
   return {
     async sendRevision(ref, message) {
       await bounded(() =>

@@ -11,7 +11,7 @@ import { Client, type Connection } from "@temporalio/client";
 import { Runtime } from "@temporalio/worker";
 import { Controller } from "../controller/controller.ts";
 import { Informer } from "../controller/informer.ts";
-import { temporalCanaryWorkflows } from "../controller/workflows.ts";
+import { boundedCall, temporalCanaryWorkflows } from "../controller/workflows.ts";
 import { createKubeClient, type KubeClient, type KubeObject } from "../kube/client.ts";
 import { RESOURCES } from "../kube/resources.ts";
 import { createLogger, errorMessage, type Logger, temporalLogger } from "../log.ts";
@@ -22,8 +22,15 @@ import { LeaderElection } from "./leader-election.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { operatorConfig, type RunFlags } from "./options.ts";
 
-const VERSION = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
-  .version as string;
+/** The package's version, from the sources (src/operator) or the build (dist/src/operator). */
+function packageVersion(): string {
+  for (const up of ["../../package.json", "../../../package.json"]) {
+    const file = new URL(up, import.meta.url);
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  }
+  return "unknown";
+}
+
 const temporalPingMs = 5000;
 
 function kubeClientOrExplain(flags: RunFlags): KubeClient {
@@ -103,7 +110,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     });
     let election: LeaderElection | undefined;
     const metrics = new OperatorMetrics({
-      version: VERSION,
+      version: packageVersion(),
       meshProvider: config.meshProvider,
       canaries: () => canaries.list(),
       queueDepth: () => controller?.queueDepth ?? 0,
@@ -135,12 +142,10 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     log.info({ url: http.url }, "serving /healthz, /readyz and /metrics");
 
     const ping = setInterval(() => {
-      client
-        .withDeadline(Date.now() + temporalPingMs, () => client.workflowService.getSystemInfo({}))
-        .then(
-          () => temporalStatus(true),
-          (err: unknown) => temporalStatus(false, err),
-        );
+      boundedCall(client, temporalPingMs, () => client.workflowService.getSystemInfo({})).then(
+        () => temporalStatus(true),
+        (err: unknown) => temporalStatus(false, err),
+      );
     }, temporalPingMs);
     ping.unref();
     parts.push({ name: "temporal ping", stop: async () => clearInterval(ping) });
