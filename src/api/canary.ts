@@ -463,9 +463,7 @@ export const CanaryStatusSchema = z.object({
    * operator replica can export flagger_canary_metric_analysis from the Canary alone.
    */
   lastAnalysis: z
-    .array(
-      z.object({ name: text, value: z.number().optional(), verdict: z.enum(["pass", "fail", "error"]) }),
-    )
+    .array(z.object({ name: text, value: z.number().optional(), verdict: z.enum(["pass", "fail", "error"]) }))
     .optional(),
 });
 export type CanaryStatus = z.infer<typeof CanaryStatusSchema>;
