@@ -1,0 +1,75 @@
+/**
+ * What the controller's level-triggered resends do to a workflow: a revision message that
+ * changes nothing is dropped on arrival, so it starts no timer and takes no step; a new
+ * generation is taken.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { revisionSignal } from "../../workflows/messages.ts";
+import { waitFor } from "../harness/process.ts";
+import { type Canary, canarySpec, WorkflowTestWorld } from "./support.ts";
+
+const world = new WorkflowTestWorld();
+before(async () => {
+  await world.connect();
+  await world.startWorker();
+});
+after(() => world.close());
+
+type Attributes = "timerStartedEventAttributes" | "workflowExecutionSignaledEventAttributes";
+
+async function count(canary: Canary, attributes: Attributes): Promise<number> {
+  const history = await canary.handle.fetchHistory();
+  return (history.events ?? []).filter((e) => e[attributes]).length;
+}
+
+describe("revision messages from the controller", () => {
+  it("a repeat of the last message starts no timer and takes no step; a new generation is taken", async () => {
+    const spec = canarySpec({ interval: "1h", stepWeight: 10, maxWeight: 50, metrics: [] });
+    const canary = await world.startCanary("repeats", spec);
+    const message = { revision: "r2", spec, generation: 1000 };
+    await canary.handle.signal(revisionSignal, message);
+    const first = await canary.until("the first step", (s) => s.routes.canaryWeight === 10);
+    // The step's reports finish and the interval's timer starts: then the workflow only waits.
+    let timers = -1;
+    await waitFor(
+      "the interval's wait",
+      async () => {
+        const [now, described] = await Promise.all([
+          count(canary, "timerStartedEventAttributes"),
+          canary.handle.describe(),
+        ]);
+        const idle = now === timers && now > 0 && described.raw.pendingActivities?.length === 0;
+        timers = now;
+        return idle ? true : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 300 },
+    );
+    const signals = await count(canary, "workflowExecutionSignaledEventAttributes");
+    for (let i = 0; i < 3; i++) await canary.handle.signal(revisionSignal, message);
+    await waitFor(
+      "the repeats in history",
+      async () =>
+        (await count(canary, "workflowExecutionSignaledEventAttributes")) === signals + 3 ? true : undefined,
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(
+      await count(canary, "timerStartedEventAttributes"),
+      timers,
+      "no new timer: the interval's wait went on",
+    );
+    const after = await canary.status();
+    assert.equal(after.step, first.step);
+    assert.equal(after.routes.canaryWeight, 10);
+
+    // A new generation (an edited spec) is a change: the workflow takes it and writes its status again.
+    const edited = canarySpec({ interval: "1h", stepWeight: 20, maxWeight: 50, metrics: [] });
+    await canary.handle.signal(revisionSignal, { revision: "r2", spec: edited, generation: 1001 });
+    await waitFor(
+      "a timer restarted for the new spec",
+      async () => ((await count(canary, "timerStartedEventAttributes")) > timers ? true : undefined),
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
+  });
+});
