@@ -106,6 +106,7 @@ export class StatusWriter {
 
   /** Projects the workflow's state onto `.status`; a deleted Canary is not an error. */
   async sync(ref: CanaryRef, update: StatusUpdate): Promise<void> {
+    if (update.reread) this.#seen.delete(key(ref));
     await this.#write(ref, (status) => nextStatus(status, update, new Date(this.#now()).toISOString()));
   }
 

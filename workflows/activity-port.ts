@@ -59,6 +59,8 @@ export interface StatusUpdate {
   readonly message: string;
   /** The last analysis's metric values (status.lastAnalysis); left out, the status keeps what it has. */
   readonly metrics?: readonly MetricValue[];
+  /** Read the Canary before comparing: someone else may have written its status since. */
+  readonly reread?: boolean;
 }
 
 export interface MetricValue {

@@ -148,6 +148,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   const applied = new Map<number, { ok: boolean; message: string }>();
   /** The status last written to the cluster, to write only changes. */
   let synced = "";
+  /** The next status write reads the Canary first instead of trusting what it last wrote. */
+  let statusMayBeStale = false;
   /** Set when this run saw a rollout end: the run then continues as new. */
   let rolloutEnded = false;
   /** Workflow time at which the next analysis step is due. */
@@ -398,7 +400,9 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       lastPromotedRevision: state.lastPromotedRevision,
       message: projected.condition.message,
       ...(metrics === undefined ? {} : { metrics }),
+      ...(statusMayBeStale ? { reread: true } : {}),
     };
+    statusMayBeStale = false;
     reportLater("status", "syncStatus", () => report.syncStatus(t, status));
   }
 
@@ -428,8 +432,11 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       case "revision": {
         const { message } = item;
         if (message.generation < generation) return "continue";
-        if ((message.generation > generation || message.resyncStatus) && patched(RESYNC_STATUS_PATCH))
+        if ((message.generation > generation || message.resyncStatus) && patched(RESYNC_STATUS_PATCH)) {
           synced = "";
+          // Another writer (the controller) may have changed the status: compare with a fresh read.
+          statusMayBeStale = true;
+        }
         generation = message.generation;
         spec = message.spec;
         if (initialized) await feed({ type: "revision", revision: message.revision });

@@ -92,6 +92,19 @@ describe("the life of a Canary", { concurrency: true }, () => {
     await statusWhere(namespace, name, "Initialized", (s) => s.phase === "Initialized");
   });
 
+  it("a target deleted under an initialized Canary is shown; recreated, the workflow's status is back", async () => {
+    const name = "recreated";
+    await createAvailable(deployment(namespace, name, 1));
+    await createCanaryObject(namespace, name, canarySpec(name, quick));
+    const first = await statusWhere(namespace, name, "Initialized", (s) => s.phase === "Initialized");
+    await admin.delete(RESOURCES.deployments, namespace, name);
+    await statusWhere(namespace, name, "target not found", (s) => promoted(s)?.reason === "TargetNotFound");
+    await admin.create(RESOURCES.deployments, namespace, deployment(namespace, name, 0));
+    const back = await statusWhere(namespace, name, "Initialized again", (s) => s.phase === "Initialized");
+    assert.equal(back.lastPromotedSpec, first.lastPromotedSpec);
+    assert.equal(promoted(back)?.status, "True");
+  });
+
   it("suspend freezes a progressing canary; unsuspended, it finishes", async () => {
     const name = "frozen";
     await createAvailable(deployment(namespace, name, 1));
