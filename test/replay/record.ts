@@ -4,11 +4,14 @@
  * workflow behaviour (guarded by patched() for workflows already running):
  *   npm run replay:record
  * Each run of a workflow ID is one file, so continue-as-new chains are covered run by run.
+ * `npm run replay:record -- <scenario> ...` records only those scenarios and keeps every other
+ * history, so histories of older workflow code go on guarding the workflows it left running.
  */
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { requireBinary } from "../../tools/catalog.ts";
 import {
   abortUpdate,
@@ -16,6 +19,7 @@ import {
   deleteSignal,
   pauseUpdate,
   resumeUpdate,
+  revisionSignal,
 } from "../../workflows/messages.ts";
 import { webhook } from "../unit/helpers/specs.ts";
 import { type Canary, canarySpec, type WorkflowTestWorld, withOwnServer } from "../workflows/support.ts";
@@ -79,12 +83,34 @@ const scenarios: Record<string, (world: WorkflowTestWorld) => Promise<Canary>> =
     await canary.handle.result();
     return canary;
   },
+  /** The controller's resends: repeats dropped on arrival, a new generation, a status resync. */
+  async "controller-resends"(world) {
+    const spec = canarySpec({ stepWeight: 50, interval: "1s" });
+    const canary = await world.startCanary("controller-resends", spec);
+    const message = { revision: "r2", spec, generation: 100 };
+    await canary.handle.signal(revisionSignal, message);
+    await canary.until("first step", (s) => s.routes.canaryWeight === 50);
+    await canary.handle.signal(revisionSignal, message);
+    await canary.handle.signal(revisionSignal, message);
+    await sleep(200);
+    await canary.handle.signal(revisionSignal, { ...message, generation: 101 });
+    await canary.handle.signal(revisionSignal, { ...message, generation: 101, resyncStatus: true });
+    await canary.settled("Succeeded");
+    return canary;
+  },
 };
 
+const only = process.argv.slice(2);
+const unknown = only.filter((name) => !(name in scenarios));
+if (unknown.length > 0)
+  throw new Error(`no such scenario: ${unknown.join(", ")}; known: ${Object.keys(scenarios).join(", ")}`);
+
 await withOwnServer("record", async (world, server) => {
-  rmSync(out, { recursive: true, force: true });
+  if (only.length === 0) rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   for (const [name, run] of Object.entries(scenarios)) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    for (const old of readdirSync(out).filter((f) => f.startsWith(`${name}.run-`))) rmSync(join(out, old));
     const canary = await run(world);
     let runs = 0;
     for await (const execution of world.client.workflow.list({
