@@ -3,6 +3,7 @@
  * service account, then ~/.kube/config, the order kubectl users expect.
  */
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 
 const inClusterToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -19,7 +20,12 @@ export function loadKubeConfig(
   } else if (env.KUBERNETES_SERVICE_HOST && existsSync(inClusterToken)) {
     kc.loadFromCluster();
   } else {
-    kc.loadFromDefault();
+    // Without a file client-node would make up a cluster at localhost:8080; say there is none instead.
+    const home = env.HOME ?? env.USERPROFILE;
+    if (!home || !existsSync(join(home, ".kube", "config"))) {
+      throw new Error("no Kubernetes cluster configured: set KUBECONFIG or pass --kubeconfig");
+    }
+    kc.loadFromFile(join(home, ".kube", "config"));
   }
   if (!kc.getCurrentCluster()) {
     throw new Error("no Kubernetes cluster configured: set KUBECONFIG or pass --kubeconfig");
