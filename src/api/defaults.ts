@@ -234,7 +234,8 @@ function resolveMetric(metric: CanaryMetric): ResolvedMetric {
   };
 }
 
-function resolveWebhook(webhook: CanaryWebhook): ResolvedWebhook {
+/** A webhook with Flagger's defaults (timeout, retries, type "rollout"). */
+export function resolveWebhook(webhook: CanaryWebhook): ResolvedWebhook {
   return {
     name: webhook.name,
     type: webhook.type || "rollout",

@@ -5,7 +5,7 @@
  */
 import type { V1DaemonSet, V1Deployment } from "@kubernetes/client-node";
 import type { CanaryStatus } from "../api/canary.ts";
-import type { DefaultsOptions, ResolvedCanarySpec, ResolvedWebhook } from "../api/defaults.ts";
+import { type DefaultsOptions, type ResolvedCanarySpec, resolveWebhook } from "../api/defaults.ts";
 import { validateCanary } from "../api/validate.ts";
 import {
   type ConfigKind,
@@ -148,17 +148,7 @@ export function crossNamespaceRefs(spec: ResolvedCanarySpec, namespace: string):
 /** The operator's event webhook, for a Canary that declares none of its own. */
 export function withEventWebhook(spec: ResolvedCanarySpec, url: string | undefined): ResolvedCanarySpec {
   if (url === undefined || spec.analysis.webhooks.some((w) => w.type === "event")) return spec;
-  const webhook: ResolvedWebhook = {
-    name: "event-webhook",
-    type: "event",
-    url,
-    timeoutMs: 10_000,
-    retries: 0,
-    disableTLS: false,
-    muteAlert: false,
-    metadata: {},
-    gateTimeoutMs: undefined,
-  };
+  const webhook = resolveWebhook({ name: "event-webhook", type: "event", url });
   return { ...spec, analysis: { ...spec.analysis, webhooks: [...spec.analysis.webhooks, webhook] } };
 }
 

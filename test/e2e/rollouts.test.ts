@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { V1DaemonSet, V1Deployment } from "@kubernetes/client-node";
+import type { CanarySpec } from "../../src/api/canary.ts";
 import { RESOURCES } from "../../src/kube/resources.ts";
 import {
   admin,
@@ -53,6 +54,16 @@ async function primaryImage(name: string, kind: "Deployment" | "DaemonSet" = "De
   const type = kind === "Deployment" ? RESOURCES.deployments : RESOURCES.daemonSets;
   const primary = await admin.get<V1Deployment | V1DaemonSet>(type, namespace, `${name}-primary`);
   return primary.spec?.template.spec?.containers[0]?.image;
+}
+
+/** A Deployment and its Canary: Initialized, then a new image goes through to the primary. */
+async function rollsOutNewImage(name: string, spec: Partial<CanarySpec>): Promise<void> {
+  await createAvailable(deployment(namespace, name, 1));
+  await createCanaryObject(name, canarySpec(name, spec));
+  const first = await initialized(name);
+  await setImage(namespace, name, "example.test/app:2");
+  await succeeded(name, first.lastPromotedSpec);
+  assert.equal(await primaryImage(name), "example.test/app:2");
 }
 
 const initialized = (name: string) =>
@@ -125,31 +136,17 @@ describe("a Canary applied to a cluster rolls out", { concurrency: true }, () =>
     );
   });
 
-  it("kubernetes blue/green with iterations", async () => {
-    const name = "bg";
-    await createAvailable(deployment(namespace, name, 1));
-    await createCanaryObject(
-      name,
-      canarySpec(name, { provider: "kubernetes", analysis: { interval: "1s", threshold: 2, iterations: 2 } }),
-    );
-    const first = await initialized(name);
-    await setImage(namespace, name, "example.test/app:2");
-    await succeeded(name, first.lastPromotedSpec);
-    assert.equal(await primaryImage(name), "example.test/app:2");
-  });
+  it("kubernetes blue/green with iterations", () =>
+    rollsOutNewImage("bg", {
+      provider: "kubernetes",
+      analysis: { interval: "1s", threshold: 2, iterations: 2 },
+    }));
 
-  it("istio canary", async () => {
-    const name = "mesh";
-    await createAvailable(deployment(namespace, name, 1));
-    await createCanaryObject(
-      name,
-      canarySpec(name, { provider: "istio", analysis: { interval: "1s", threshold: 2, stepWeight: 50 } }),
-    );
-    const first = await initialized(name);
-    await setImage(namespace, name, "example.test/app:2");
-    await succeeded(name, first.lastPromotedSpec);
-    assert.equal(await primaryImage(name), "example.test/app:2");
-  });
+  it("istio canary", () =>
+    rollsOutNewImage("mesh", {
+      provider: "istio",
+      analysis: { interval: "1s", threshold: 2, stepWeight: 50 },
+    }));
 
   it("a DaemonSet target", async () => {
     const name = "ds";
