@@ -32,7 +32,13 @@ const { RESOURCES } = await import("../src/kube/resources.ts");
 const namespace = `bench-controller-${process.pid}`;
 const core = admin.api(CoreV1Api);
 await core.createNamespace({ body: { metadata: { name: namespace } } });
-const operator = await startOperator("bench-controller", operatorGroup(), ["--namespace", namespace]);
+// The default lease duration, so the Lease renewals counted are those of a real install.
+const operator = await startOperator("bench-controller", operatorGroup(), [
+  "--namespace",
+  namespace,
+  "--lease-duration",
+  "15s",
+]);
 
 async function phase(name: string): Promise<string | undefined> {
   return (await admin.get<{ status?: { phase?: string } }>(RESOURCES.canaries, namespace, name)).status

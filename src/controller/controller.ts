@@ -64,7 +64,12 @@ export class Controller {
   /** Canaries seen deleted: their workflows are told to finish. */
   readonly #gone = new Set<string>();
   #resync: NodeJS.Timeout | undefined;
-  #running = false;
+  #stopped = false;
+  /**
+   * Set once every cache is filled: before, a revision computed from a half-filled cache (a
+   * Deployment seen, its ConfigMap not yet) would start a rollout nobody asked for.
+   */
+  #synced = false;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
@@ -73,7 +78,7 @@ export class Controller {
       new Informer(options.kube, type, {
         namespace: options.namespace,
         onChange: (o, kind) => {
-          if (this.#running) onChange(o, kind);
+          if (this.#synced) onChange(o, kind);
         },
         onError: (err, retryInMs) =>
           options.log.warn({ resource: type.plural, retryInMs, error: errorMessage(err) }, "watch failed"),
@@ -100,17 +105,25 @@ export class Controller {
     return this.#informers.every((i) => i.synced);
   }
 
-  /** Starts watching; resolves once the caches are filled and every Canary is queued. */
+  /**
+   * Starts watching. Reconciling begins once every cache is filled (an informer that cannot list,
+   * say for want of RBAC, keeps retrying and /readyz says so), with every Canary queued.
+   */
   async start(): Promise<void> {
-    this.#running = true;
+    this.#stopped = false;
     await Promise.all(this.#informers.map((i) => i.start()));
-    this.resyncAll();
-    this.#resync = setInterval(() => this.resyncAll(), this.#o.resyncPeriodMs);
-    this.#resync.unref();
+    void Promise.all(this.#informers.map((i) => i.whenSynced())).then(() => {
+      if (this.#stopped) return;
+      this.#synced = true;
+      this.resyncAll();
+      this.#resync = setInterval(() => this.resyncAll(), this.#o.resyncPeriodMs);
+      this.#resync.unref();
+    });
   }
 
   async stop(): Promise<void> {
-    this.#running = false;
+    this.#stopped = true;
+    this.#synced = false;
     clearInterval(this.#resync);
     await Promise.all(this.#informers.map((i) => i.stop()));
     await this.#queue.stop();
@@ -118,7 +131,7 @@ export class Controller {
 
   /** The shared Canary informer's events, forwarded by the operator while this controller runs. */
   canaryChanged(object: KubeObject, kind: ChangeKind): void {
-    if (!this.#running) return;
+    if (!this.#synced) return;
     const key = keyOf(object);
     if (kind === "delete") this.#gone.add(key);
     this.#queue.add(key);
@@ -130,6 +143,7 @@ export class Controller {
    * returns.
    */
   resyncAll(): void {
+    if (!this.#synced) return;
     this.#sent.clear();
     for (const canary of this.#o.canaries.list()) this.#queue.add(keyOf(canary));
     void this.#sweep();

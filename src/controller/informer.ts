@@ -28,6 +28,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   #stopped = false;
   #retryMs = firstRetryMs;
   #restart: NodeJS.Timeout | undefined;
+  #onSynced: (() => void)[] = [];
 
   constructor(kube: KubeClient, type: ResourceType, options: InformerOptions) {
     this.type = type;
@@ -63,6 +64,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     if (failed) return;
     this.#synced = true;
     this.#retryMs = firstRetryMs;
+    for (const resolve of this.#onSynced.splice(0)) resolve();
+  }
+
+  /** Resolves once the first list has been read (retried with backoff until it can be). */
+  whenSynced(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve) => this.#onSynced.push(resolve));
   }
 
   async stop(): Promise<void> {
