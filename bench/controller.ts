@@ -5,7 +5,9 @@
  *  - revision reaction: from a Deployment's image update to the first change of its canary's
  *    route, at `interval: 1m` so the figure shows reaction, not the interval;
  *  - the controller's Kubernetes requests per minute with idle canaries (from its
- *    durable_canary_kube_requests_total; watch streams and the Lease renewals are apart).
+ *    durable_canary_kube_requests_total; watch streams and the Lease renewals are apart);
+ *  - failover at the default lease duration: a standby replica leads after the leader is
+ *    stopped (SIGTERM: the Lease is handed over) or killed (SIGKILL: the Lease expires).
  * Starts its own test world, unless DC_WORLD_DIR names a running one (`npm run world:up`).
  * Usage: npm run bench:controller [-- --init 20 --reactions 30 --idle 100 --idle-seconds 60]
  */
@@ -33,12 +35,9 @@ const namespace = `bench-controller-${process.pid}`;
 const core = admin.api(CoreV1Api);
 await core.createNamespace({ body: { metadata: { name: namespace } } });
 // The default lease duration, so the Lease renewals counted are those of a real install.
-const operator = await startOperator("bench-controller", operatorGroup(), [
-  "--namespace",
-  namespace,
-  "--lease-duration",
-  "15s",
-]);
+const group = operatorGroup();
+const args = ["--namespace", namespace, "--lease-duration", "15s"];
+let operator = await startOperator("bench-controller", group, args);
 
 async function phase(name: string): Promise<string | undefined> {
   return (await admin.get<{ status?: { phase?: string } }>(RESOURCES.canaries, namespace, name)).status
@@ -130,6 +129,18 @@ try {
   const leaseRequests = (await metricSum("durable_canary_kube_requests_total", isLease)) - leaseBefore;
 
   const sorted = [...reactionMs].sort((a, b) => a - b);
+  // Failover: a standby takes over from a leader that stops, then from one that is killed.
+  const failover: Record<string, number> = {};
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    const standby = await startOperator(`bench-controller-standby-${signal}`, group, args);
+    const stopped = performance.now();
+    await operator.stop(signal);
+    await standby.waitForLog('"controller started"', 60_000);
+    failover[signal] = performance.now() - stopped;
+    operator = standby;
+  }
+  log(`failover_sigterm_ms=${Math.round(failover.SIGTERM ?? Number.NaN)}`);
+  log(`failover_sigkill_ms=${Math.round(failover.SIGKILL ?? Number.NaN)}`);
   log(`lease_requests_per_min=${Math.round((leaseRequests * 60) / seconds)}`);
   log(`idle_canaries=${idle}`);
   log(`init_p50_ms=${Math.round(median(initMs))}`);

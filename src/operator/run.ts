@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Client, type Connection } from "@temporalio/client";
 import { Runtime } from "@temporalio/worker";
 import { Controller } from "../controller/controller.ts";
@@ -16,6 +17,7 @@ import { createKubeClient, type KubeClient, type KubeObject } from "../kube/clie
 import { RESOURCES } from "../kube/resources.ts";
 import { createLogger, errorMessage, type Logger, temporalLogger } from "../log.ts";
 import { connectClient, connectWorker, loadTemporalSettings, openTemporal } from "../temporal/connection.ts";
+import type { ServerExit } from "../temporal/embedded.ts";
 import { runWorker } from "../worker.ts";
 import { startOperatorHttp } from "./http.ts";
 import { LeaderElection } from "./leader-election.ts";
@@ -72,12 +74,10 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     log: (line) => log.info(line),
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
   });
-  const embeddedDied = target.embedded?.exited?.then((exit) => {
-    log.error(
-      { code: exit.code, signal: exit.signal },
-      `the embedded Temporal server exited:\n${exit.logTail}`,
-    );
-    process.exitCode = 1;
+  let embeddedExit: ServerExit | undefined;
+  void target.embedded?.exited.then((exit) => {
+    embeddedExit = exit;
+    log.error({ code: exit.code, signal: exit.signal }, "the embedded Temporal server exited");
     stopping.abort();
   });
   let connection: Connection | undefined;
@@ -233,11 +233,18 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     });
     await stopAll(parts, log);
     parts.length = 0;
-    await worker;
+    // Without its server the worker cannot finish its tasks: do not wait out the grace time.
+    await (embeddedExit ? Promise.race([worker, sleep(5000)]) : worker);
   } finally {
     await stopAll(parts, log);
     await connection?.close();
-    if (!embeddedDied || process.exitCode !== 1) await target.embedded?.stop();
+    await target.embedded?.stop();
+  }
+  const exit = embeddedExit as ServerExit | undefined;
+  if (exit) {
+    throw new Error(
+      `the embedded Temporal server exited (${exit.signal ?? `code ${exit.code}`}); its last log lines:\n${exit.logTail}`,
+    );
   }
 }
 

@@ -128,6 +128,20 @@ export class OperatorProcess {
     return { status: response.status, body: await response.text() };
   }
 
+  /** The process's exit code once it exits by itself (null when a signal ended it). */
+  async exitCode(timeoutMs: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.name} still runs after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.#child.exitCode;
+  }
+
   /** SIGTERM (graceful) or SIGKILL; resolves once the process is gone. */
   async stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     if (!this.alive) return;
