@@ -79,6 +79,8 @@ export interface WorkerOptions {
   signal?: AbortSignal;
   /** The workflow code, when loaded ahead (loadWorkflowBundle); else runWorker loads it. */
   workflowBundle?: WorkflowBundle;
+  /** Called once the worker polls its task queue. */
+  onPolling?: () => void;
 }
 
 /** Runs until the process receives SIGINT or SIGTERM or `signal` aborts, then drains in-flight tasks and returns. */
@@ -99,6 +101,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   options.signal?.addEventListener("abort", stop, { once: true });
   if (options.signal?.aborted) stop();
   options.log.info({ taskQueue, namespace: options.namespace }, "worker started");
+  options.onPolling?.();
   try {
     await running;
   } finally {

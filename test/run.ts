@@ -40,11 +40,12 @@ function runTests(env: Record<string, string>, failuresFile: string): Promise<nu
     `--test-reporter-destination=${failuresFile}`,
   ];
   return new Promise((resolve) => {
-    tests = spawn(process.execPath, ["--test", "--test-timeout=600000", ...reporters, ...patterns], {
-      cwd: repo,
-      env: { ...process.env, ...env },
-      stdio: "inherit",
-    });
+    // Two files at a time: most of a test's time is waiting on the world, not computing.
+    tests = spawn(
+      process.execPath,
+      ["--test", "--test-concurrency=2", "--test-timeout=600000", ...reporters, ...patterns],
+      { cwd: repo, env: { ...process.env, ...env }, stdio: "inherit" },
+    );
     tests.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }

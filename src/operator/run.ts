@@ -8,17 +8,22 @@
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client, type Connection } from "@temporalio/client";
+import { Client, Connection } from "@temporalio/client";
 import { Runtime } from "@temporalio/worker";
 import { Controller } from "../controller/controller.ts";
 import { Informer } from "../controller/informer.ts";
 import { boundedCall, temporalCanaryWorkflows } from "../controller/workflows.ts";
-import { createKubeClient, type KubeClient, type KubeObject } from "../kube/client.ts";
+import { createKubeClient, type KubeClient } from "../kube/client.ts";
 import { RESOURCES } from "../kube/resources.ts";
 import { createLogger, errorMessage, type Logger, temporalLogger } from "../log.ts";
-import { connectClient, connectWorker, loadTemporalSettings, openTemporal } from "../temporal/connection.ts";
+import {
+  connectWorker,
+  loadTemporalSettings,
+  openTemporal,
+  type TemporalTarget,
+} from "../temporal/connection.ts";
 import type { ServerExit } from "../temporal/embedded.ts";
-import { runWorker } from "../worker.ts";
+import { runWorker, type WorkerOptions } from "../worker.ts";
 import { startOperatorHttp } from "./http.ts";
 import { LeaderElection } from "./leader-election.ts";
 import { OperatorMetrics } from "./metrics.ts";
@@ -34,6 +39,12 @@ function packageVersion(): string {
 }
 
 const temporalPingMs = 5000;
+
+/** A stoppable part of the running operator, stopped in reverse order of starting. */
+interface Part {
+  readonly name: string;
+  stop(): Promise<void>;
+}
 
 function kubeClientOrExplain(flags: RunFlags): KubeClient {
   try {
@@ -58,8 +69,6 @@ export async function runOperator(flags: RunFlags): Promise<void> {
   const log = createLogger(flags.logLevel);
   Runtime.install({ logger: temporalLogger(log) });
   const config = operatorConfig(flags);
-  const runsController = flags.role !== "worker";
-  const runsWorker = flags.role !== "controller";
   const kube = kubeClientOrExplain(flags);
   const stopping = new AbortController();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -68,47 +77,42 @@ export async function runOperator(flags: RunFlags): Promise<void> {
       stopping.abort();
     });
   }
+  /** Why the operator stops by itself: it then exits non-zero with this reason. */
+  let failure: Error | undefined;
+  const fail = (reason: string) => {
+    failure ??= new Error(reason);
+    stopping.abort();
+  };
 
   const target = await openTemporal(loadTemporalSettings(), {
     handleSignals: false,
     log: (line) => log.info(line),
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
   });
-  let embeddedExit: ServerExit | undefined;
-  void target.embedded?.exited.then((exit) => {
-    embeddedExit = exit;
+  void target.embedded?.exited.then((exit: ServerExit) => {
     log.error({ code: exit.code, signal: exit.signal }, "the embedded Temporal server exited");
-    stopping.abort();
+    fail(
+      `the embedded Temporal server exited (${exit.signal ?? `code ${exit.code}`}); its last log lines:\n${exit.logTail}`,
+    );
   });
-  let connection: Connection | undefined;
-  const parts: { name: string; stop: () => Promise<void> }[] = [];
+  // Lazy: the operator starts, and says on /readyz, while Temporal cannot be reached yet.
+  const connection = Connection.lazy(target.connection);
+  const client = new Client({ connection, namespace: target.namespace });
+  const parts: Part[] = [];
+  let worker: Promise<void> | undefined;
   try {
-    connection = await connectClient(target);
-    const client = new Client({ connection, namespace: target.namespace });
-    let temporalUp = true;
+    let temporalUp = false;
+    let workerRunning = false;
     let controller: Controller | undefined;
     const temporalStatus = (ok: boolean, error?: unknown) => {
       if (ok && !temporalUp) {
-        log.info("Temporal is reachable again: sending every Canary's state");
+        log.info("Temporal is reachable: sending every Canary's state");
         controller?.resyncAll();
       }
       if (!ok && temporalUp) log.warn({ error: errorMessage(error) }, "Temporal is unreachable");
       temporalUp = ok;
     };
 
-    const metricsHooks: { changed: (o: KubeObject, k: "add" | "update" | "delete") => void } = {
-      changed: () => {},
-    };
-    const canaries = new Informer(kube, RESOURCES.canaries, {
-      namespace: flags.namespace,
-      onChange: (object, kind) => {
-        metricsHooks.changed(object, kind);
-        controller?.canaryChanged(object, kind);
-      },
-      onError: (err, retryInMs) =>
-        log.warn({ retryInMs, error: errorMessage(err) }, "watch of canaries failed"),
-    });
-    let election: LeaderElection | undefined;
     const metrics = new OperatorMetrics({
       version: packageVersion(),
       meshProvider: config.meshProvider,
@@ -118,22 +122,28 @@ export async function runOperator(flags: RunFlags): Promise<void> {
       temporalUp: () => temporalUp,
       kubeRequests: () => kube.counter.snapshot(),
     });
-    metricsHooks.changed = (o, k) => metrics.canaryChanged(o, k);
-
-    let workerRunning = false;
+    const canaries: Informer = new Informer(kube, RESOURCES.canaries, {
+      namespace: flags.namespace,
+      onChange: (object, kind) => {
+        metrics.canaryChanged(object, kind);
+        controller?.canaryChanged(object, kind);
+      },
+      onError: (err, retryInMs) =>
+        log.warn({ retryInMs, error: errorMessage(err) }, "watch of canaries failed"),
+    });
     const http = await startOperatorHttp({
       listen: flags.listen,
       registry: metrics.registry,
       checks: {
-        kubernetes: () => ({
-          ok: canaries.synced && (controller?.synced ?? true),
-          detail: canaries.synced ? "informers synced" : "informers not synced yet",
-        }),
+        kubernetes: () => {
+          const ok = canaries.synced && (controller?.synced ?? true);
+          return { ok, detail: ok ? "informers synced" : "informers not synced yet" };
+        },
         temporal: () => ({
           ok: temporalUp,
           detail: temporalUp ? `reachable (namespace ${target.namespace})` : "unreachable",
         }),
-        ...(runsWorker
+        ...(flags.role !== "controller"
           ? { worker: () => ({ ok: workerRunning, detail: workerRunning ? "polling" : "not polling" }) }
           : {}),
       },
@@ -141,23 +151,21 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     parts.push({ name: "http", stop: () => new Promise((resolve) => http.server.close(() => resolve())) });
     log.info({ url: http.url }, "serving /healthz, /readyz and /metrics");
 
-    const ping = setInterval(() => {
+    const ping = () =>
       boundedCall(client, temporalPingMs, () => client.workflowService.getSystemInfo({})).then(
         () => temporalStatus(true),
         (err: unknown) => temporalStatus(false, err),
       );
-    }, temporalPingMs);
-    ping.unref();
-    parts.push({ name: "temporal ping", stop: async () => clearInterval(ping) });
+    await ping();
+    const pinging = setInterval(ping, temporalPingMs);
+    pinging.unref();
+    parts.push({ name: "temporal ping", stop: async () => clearInterval(pinging) });
 
     await canaries.start();
     parts.push({ name: "canary informer", stop: () => canaries.stop() });
 
-    let worker: Promise<void> | undefined;
-    if (runsWorker) {
-      const workerConnection = await connectWorker(target);
-      worker = runWorker({
-        connection: workerConnection,
+    if (flags.role !== "controller") {
+      worker = startWorker(target, stopping.signal, log, {
         namespace: target.namespace,
         config,
         kubeconfig: flags.kubeconfig,
@@ -169,16 +177,25 @@ export async function runOperator(flags: RunFlags): Promise<void> {
           configTracking: config.configTracking,
         },
         signal: stopping.signal,
-      }).finally(() => {
-        workerRunning = false;
-        void workerConnection.close();
-      });
-      workerRunning = true;
+        onPolling: () => {
+          workerRunning = true;
+        },
+      }).then(
+        () => {
+          workerRunning = false;
+          if (!stopping.signal.aborted) fail("the worker stopped");
+        },
+        (err: unknown) => {
+          workerRunning = false;
+          log.error({ error: errorMessage(err) }, "the worker failed");
+          fail(`the worker failed: ${errorMessage(err)}`);
+        },
+      );
     }
 
-    if (runsController) {
-      const newController = () =>
-        new Controller({
+    if (flags.role !== "worker") {
+      const lead = async () => {
+        const next = new Controller({
           kube,
           workflows: temporalCanaryWorkflows(client, flags.taskQueue),
           canaries,
@@ -193,8 +210,6 @@ export async function runOperator(flags: RunFlags): Promise<void> {
           onReconcile: (ms, error) => metrics.reconciled(ms, error),
           onSignal: (ms) => metrics.signalled(ms),
         });
-      const lead = async () => {
-        const next = newController();
         controller = next;
         await next.start();
         log.info({ namespace: flags.namespace ?? "all namespaces" }, "controller started");
@@ -205,25 +220,9 @@ export async function runOperator(flags: RunFlags): Promise<void> {
         await current?.stop();
         log.info("controller stopped");
       };
-      if (flags.leaderElection) {
-        election = new LeaderElection({
-          kube,
-          namespace: leaseNamespace(flags),
-          name: flags.leaderElectionId,
-          identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
-          leaseDurationMs: flags.leaseDuration,
-          renewDeadlineMs: Math.round(flags.leaseDuration * (2 / 3)),
-          retryPeriodMs: Math.max(200, Math.round(flags.leaseDuration / 7.5)),
-          log,
-          onStartedLeading: lead,
-          onStoppedLeading: stepDown,
-        });
-        election.start();
-        parts.push({ name: "leader election", stop: () => (election as LeaderElection).stop() });
-      } else {
-        await lead();
-        parts.push({ name: "controller", stop: stepDown });
-      }
+      parts.push(
+        flags.leaderElection ? elect(flags, kube, log, lead, stepDown) : await leadAlone(lead, stepDown),
+      );
     }
     log.info({ role: flags.role, uiUrl: target.uiUrl }, "operator ready");
 
@@ -231,25 +230,80 @@ export async function runOperator(flags: RunFlags): Promise<void> {
       if (stopping.signal.aborted) resolve();
       stopping.signal.addEventListener("abort", () => resolve(), { once: true });
     });
-    await stopAll(parts, log);
-    parts.length = 0;
-    // Without its server the worker cannot finish its tasks: do not wait out the grace time.
-    await (embeddedExit ? Promise.race([worker, sleep(5000)]) : worker);
   } finally {
     await stopAll(parts, log);
-    await connection?.close();
+    // Without its server the worker cannot finish its tasks: do not wait out the grace time.
+    await (failure ? Promise.race([worker, sleep(5000)]) : worker);
+    await connection.close();
     await target.embedded?.stop();
   }
-  const exit = embeddedExit as ServerExit | undefined;
-  if (exit) {
-    throw new Error(
-      `the embedded Temporal server exited (${exit.signal ?? `code ${exit.code}`}); its last log lines:\n${exit.logTail}`,
-    );
+  if (failure) throw failure;
+}
+
+/**
+ * The worker, once its connection is up: Temporal may be unreachable at start, so connecting is
+ * retried with a backoff (and /readyz says the worker does not poll) until it succeeds or the
+ * operator stops. Resolves when the worker has drained after `stop`.
+ */
+async function startWorker(
+  target: TemporalTarget,
+  stop: AbortSignal,
+  log: Logger,
+  options: Omit<WorkerOptions, "connection">,
+): Promise<void> {
+  let delayMs = 1000;
+  let connection: Awaited<ReturnType<typeof connectWorker>> | undefined;
+  while (!connection) {
+    if (stop.aborted) return;
+    try {
+      connection = await connectWorker(target);
+    } catch (err) {
+      log.warn(
+        { retryInMs: delayMs, error: errorMessage(err) },
+        "worker: cannot connect to Temporal; retrying",
+      );
+      await sleep(delayMs, undefined, { signal: stop }).catch(() => undefined);
+      delayMs = Math.min(delayMs * 2, 30_000);
+    }
+  }
+  try {
+    await runWorker({ ...options, connection });
+  } finally {
+    await connection.close();
   }
 }
 
-async function stopAll(parts: { name: string; stop: () => Promise<void> }[], log: Logger): Promise<void> {
-  for (const part of [...parts].reverse()) {
+/** The controller runs while this replica holds the Lease. */
+function elect(
+  flags: RunFlags,
+  kube: KubeClient,
+  log: Logger,
+  lead: () => Promise<void>,
+  stepDown: () => Promise<void>,
+): Part {
+  const election = new LeaderElection({
+    kube,
+    namespace: leaseNamespace(flags),
+    name: flags.leaderElectionId,
+    identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
+    leaseDurationMs: flags.leaseDuration,
+    renewDeadlineMs: Math.round(flags.leaseDuration * (2 / 3)),
+    retryPeriodMs: Math.max(200, Math.round(flags.leaseDuration / 7.5)),
+    log,
+    onStartedLeading: lead,
+    onStoppedLeading: stepDown,
+  });
+  election.start();
+  return { name: "leader election", stop: () => election.stop() };
+}
+
+async function leadAlone(lead: () => Promise<void>, stepDown: () => Promise<void>): Promise<Part> {
+  await lead();
+  return { name: "controller", stop: stepDown };
+}
+
+async function stopAll(parts: Part[], log: Logger): Promise<void> {
+  for (const part of parts.splice(0).reverse()) {
     await part
       .stop()
       .catch((err: unknown) => log.warn({ part: part.name, error: errorMessage(err) }, "stop failed"));

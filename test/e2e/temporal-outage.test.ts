@@ -128,6 +128,28 @@ describe("Temporal stopped for 20 s mid-rollout", () => {
     );
   });
 
+  it("an operator started while Temporal is down waits for it, not ready, then serves", async () => {
+    assert.ok(server);
+    await stopServer();
+    const late = await startOperator("outage-late", operatorGroup(), ["--namespace", `${namespace}-none`], {
+      TEMPORAL_ADDRESS: server.address,
+    });
+    try {
+      const ready = await late.get("/readyz");
+      assert.equal(ready.status, 503);
+      assert.match(ready.body, /\[-\]temporal: unreachable/);
+      assert.match(ready.body, /\[-\]worker: not polling/);
+      await startServer(server.port);
+      await waitFor(
+        "/readyz once Temporal is up",
+        async () => ((await late.get("/readyz")).status === 200 ? true : undefined),
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+    } finally {
+      await late.stop();
+    }
+  });
+
   it("a Canary deleted while Temporal is down is gone in time; its workflow finishes once Temporal is back", async () => {
     assert.ok(operator && server);
     await createAvailable(deployment(namespace, "doomed", 1));
