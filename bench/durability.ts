@@ -71,6 +71,11 @@ async function startOperator(): Promise<{ child: ChildProcess; readyMs: number }
     [
       join(import.meta.dirname, "../src/main.ts"),
       "run",
+      // This benchmark sends the revisions itself, as the controller would.
+      "--role",
+      "worker",
+      "--listen",
+      "127.0.0.1:0",
       "--kubeconfig",
       world.info.operatorKubeconfig,
       "--config",
