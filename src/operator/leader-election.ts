@@ -56,6 +56,8 @@ export class LeaderElection {
   /** The Lease as last seen, and when this process saw its holder's renewal change. */
   #observed: { lease: Lease; record: string; atMs: number } | undefined;
   #lastRenewMs = 0;
+  /** Steps down when a renewal has not succeeded in time, even while a request still hangs. */
+  #renewDeadline: NodeJS.Timeout | undefined;
 
   constructor(options: LeaderElectionOptions) {
     this.#o = {
@@ -95,6 +97,7 @@ export class LeaderElection {
       const now = Date.now();
       if (held) {
         this.#lastRenewMs = now;
+        this.#armRenewDeadline();
         if (!this.#leading) await this.#startLeading();
       } else if (
         this.#leading &&
@@ -110,6 +113,15 @@ export class LeaderElection {
         this.#o.log.warn({ error: errorMessage(err) }, "leader election: lease not released"),
       );
     }
+  }
+
+  #armRenewDeadline(): void {
+    clearTimeout(this.#renewDeadline);
+    this.#renewDeadline = setTimeout(
+      () => void this.#stopLeading("the lease was not renewed within the renew deadline"),
+      this.#o.renewDeadlineMs,
+    );
+    this.#renewDeadline.unref();
   }
 
   #takenByAnother(): boolean {
@@ -145,6 +157,7 @@ export class LeaderElection {
     const leading = this.#leading;
     if (!leading) return;
     this.#leading = undefined;
+    clearTimeout(this.#renewDeadline);
     leading.abort();
     this.#o.log.warn({ lease: `${this.#o.namespace}/${this.#o.name}`, why }, "stopped leading");
     await this.#o.onStoppedLeading();
