@@ -105,7 +105,7 @@ export class LeaderElection {
       ) {
         await this.#stopLeading("lease lost");
       }
-      await this.#sleep(this.#o.retryPeriodMs);
+      await this.#sleep(this.#nextTryMs(Date.now()));
     }
     if (this.#leading) {
       await this.#stopLeading("shutting down");
@@ -113,6 +113,14 @@ export class LeaderElection {
         this.#o.log.warn({ error: errorMessage(err) }, "leader election: lease not released"),
       );
     }
+  }
+
+  /** A candidate tries again when the holder's Lease expires, if that is sooner than the retry period. */
+  #nextTryMs(now: number): number {
+    const observed = this.#observed;
+    if (this.#leading || !observed || !this.#takenByAnother()) return this.#o.retryPeriodMs;
+    const durationMs = (observed.lease.spec?.leaseDurationSeconds ?? 0) * 1000;
+    return Math.max(10, Math.min(this.#o.retryPeriodMs, observed.atMs + durationMs - now + 10));
   }
 
   #armRenewDeadline(): void {
