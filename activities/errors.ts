@@ -36,11 +36,14 @@ export async function required<T>(read: Promise<T>, what: string, fix: string): 
 
 /**
  * Maps errors that retrying cannot fix to non-retryable failures: 403 (the message names the
- * missing RBAC rule) and 400/422 (the API server rejected what the spec asked for).
+ * missing RBAC rule), a resource type the cluster does not serve (a CRD to install) and 400/422
+ * (the API server rejected what the spec asked for).
  */
 export function toActivityFailure(err: unknown): unknown {
   if (!(err instanceof KubeApiError)) return err;
   if (isForbidden(err)) return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE_ERRORS.forbidden);
+  if (err.typeNotServed)
+    return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE_ERRORS.invalidSpec);
   if (isInvalid(err)) {
     return ApplicationFailure.nonRetryable(
       `${err.message}: check the Canary spec fields this object is built from`,

@@ -361,7 +361,7 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return { message: text.slice(0, 500) };
+    return { message: text.trim().slice(0, 500) };
   }
 }
 

@@ -24,9 +24,12 @@ export class KubeApiError extends Error {
   readonly resource: string;
   readonly namespace: string | undefined;
   readonly objectName: string | undefined;
+  /** A 404 for the resource type itself: the cluster does not serve it (its CRD is not installed). */
+  readonly typeNotServed: boolean;
 
-  constructor(code: number, reason: string, message: string, request: RequestInfo) {
+  constructor(code: number, reason: string, message: string, request: RequestInfo, typeNotServed = false) {
     super(message);
+    this.typeNotServed = typeNotServed;
     this.code = code;
     this.reason = reason;
     this.verb = request.verb;
@@ -56,6 +59,16 @@ export function apiError(
         `add the verb "${request.verb}" on "${resource}" to the operator's ClusterRole (deploy/rbac)`;
       break;
     case 404:
+      if (typeNotServed(status)) {
+        return new KubeApiError(
+          code,
+          reason,
+          `${resource} is not served by this cluster (its CustomResourceDefinition is not installed): ` +
+            "install it, or choose a provider whose resources the cluster has",
+          { ...request, resource },
+          true,
+        );
+      }
       message = `${object}${where} not found`;
       break;
     case 409:
@@ -71,6 +84,19 @@ export function apiError(
       message = `${request.verb} ${object}${where} failed with HTTP ${code}${status.message ? `: ${status.message}` : ""}`;
   }
   return new KubeApiError(code, reason, message, { ...request, resource });
+}
+
+/**
+ * The API server answers a path it does not serve with a bare "404 page not found" (or, through
+ * some proxies, a Status saying it could not find the requested resource); a missing object comes
+ * with its name in the Status details.
+ */
+function typeNotServed(status: StatusBody & { details?: { name?: string } }): boolean {
+  return (
+    status.details?.name === undefined &&
+    (status.message === "404 page not found" ||
+      status.message === "the server could not find the requested resource")
+  );
 }
 
 function subresourceOf(resource: string): string {

@@ -82,6 +82,35 @@ describe("apiError", () => {
     assert.match(err.message, /add the verb "patch" on "deployments\.apps" to the operator's ClusterRole/);
   });
 
+  it("a 404 for a resource type the cluster does not serve says which CRD to install", () => {
+    const missingType = apiError(
+      404,
+      { message: "404 page not found" },
+      { verb: "patch", resource: "httproutes", namespace: "web", name: "api" },
+      RESOURCES.httpRoutes,
+    );
+    assert.equal(missingType.typeNotServed, true);
+    assert.match(
+      missingType.message,
+      /httproutes\.gateway\.networking\.k8s\.io is not served by this cluster/,
+    );
+    const missingObject = apiError(
+      404,
+      {
+        reason: "NotFound",
+        message: 'httproutes "api" not found',
+        details: { name: "api", kind: "httproutes" },
+      },
+      { verb: "get", resource: "httproutes", namespace: "web", name: "api" },
+      RESOURCES.httpRoutes,
+    );
+    assert.equal(missingObject.typeNotServed, false);
+    assert.match(
+      missingObject.message,
+      /httproutes\.gateway\.networking\.k8s\.io api in namespace web not found/,
+    );
+  });
+
   it("keeps the subresource in the resource name", () => {
     const err = apiError(
       403,
