@@ -22,6 +22,7 @@ import {
   problemStatusPatch,
   reconcileCanary,
   showsProblem,
+  targetRefOf,
   type Workload,
 } from "./reconcile.ts";
 import { WorkQueue } from "./work-queue.ts";
@@ -47,10 +48,6 @@ export interface ControllerOptions {
   readonly onSignal?: (ms: number) => void;
 }
 
-interface Sent {
-  readonly fingerprint: string;
-}
-
 export class Controller {
   readonly #o: ControllerOptions;
   readonly #queue: WorkQueue;
@@ -58,7 +55,7 @@ export class Controller {
   readonly #targets: Record<"Deployment" | "DaemonSet", Informer>;
   readonly #configs: Partial<Record<ConfigKind, Informer>>;
   /** What each Canary's workflow was last told, so an unchanged Canary costs no signal. */
-  readonly #sent = new Map<string, Sent>();
+  readonly #sent = new Map<string, string>();
   /** Canaries whose deletion the workflow was told of. */
   readonly #deleting = new Set<string>();
   /** Canaries seen deleted: their workflows are told to finish. */
@@ -170,19 +167,17 @@ export class Controller {
   #targetChanged(kind: "Deployment" | "DaemonSet", workload: KubeObject): void {
     const { namespace, name } = workload.metadata ?? {};
     for (const canary of this.#o.canaries.list(namespace)) {
-      const ref = (canary as CanaryObject & { spec?: { targetRef?: { kind?: string; name?: string } } }).spec
-        ?.targetRef;
-      if (ref?.name === name && (ref?.kind ?? "Deployment") === kind) this.#queue.add(keyOf(canary));
+      const target = targetRefOf(canary as CanaryObject);
+      if (target?.kind === kind && target.name === name) this.#queue.add(keyOf(canary));
     }
   }
 
   #configChanged(kind: ConfigKind, config: KubeObject): void {
-    const { namespace, name } = config.metadata ?? {};
+    const { namespace = "", name } = config.metadata ?? {};
     for (const canary of this.#o.canaries.list(namespace)) {
-      const ref = (canary as { spec?: { targetRef?: { kind?: string; name?: string } } }).spec?.targetRef;
-      if (!ref?.name) continue;
-      const targetKind = ref.kind === "DaemonSet" ? "DaemonSet" : "Deployment";
-      const workload = this.#targets[targetKind].get(namespace ?? "", ref.name) as Workload | undefined;
+      const target = targetRefOf(canary as CanaryObject);
+      if (!target) continue;
+      const workload = this.#targets[target.kind].get(namespace, target.name) as Workload | undefined;
       const uses = configRefs(workload?.spec?.template?.spec).some((r) => r.kind === kind && r.name === name);
       if (uses) this.#queue.add(keyOf(canary));
     }
@@ -245,7 +240,7 @@ export class Controller {
         return undefined;
       case "revision": {
         const fingerprint = `${decision.revision}/${decision.generation}`;
-        if (!decision.resyncStatus && this.#sent.get(key)?.fingerprint === fingerprint) return undefined;
+        if (!decision.resyncStatus && this.#sent.get(key) === fingerprint) return undefined;
         if (decision.addFinalizer) await addCanaryFinalizer(this.#o.kube, ref.namespace, ref.name);
         const sending = performance.now();
         await this.#temporal(() =>
@@ -257,7 +252,7 @@ export class Controller {
           }),
         );
         this.#o.onSignal?.(performance.now() - sending);
-        this.#sent.set(key, { fingerprint });
+        this.#sent.set(key, fingerprint);
         this.#o.log.debug({ canary: key, revision: decision.revision }, "revision sent");
         return undefined;
       }

@@ -152,6 +152,15 @@ export function withEventWebhook(spec: ResolvedCanarySpec, url: string | undefin
   return { ...spec, analysis: { ...spec.analysis, webhooks: [...spec.analysis.webhooks, webhook] } };
 }
 
+/** The target a Canary names, read leniently (before validation), for routing watch events. */
+export function targetRefOf(
+  canary: CanaryObject,
+): { readonly kind: "Deployment" | "DaemonSet"; readonly name: string } | undefined {
+  const ref = (canary.spec as { targetRef?: { kind?: unknown; name?: unknown } } | undefined)?.targetRef;
+  if (typeof ref?.name !== "string") return undefined;
+  return { kind: ref.kind === "DaemonSet" ? "DaemonSet" : "Deployment", name: ref.name };
+}
+
 /**
  * The revision of a target as the informers see it: its pod template and the checksums of the
  * ConfigMaps and Secrets it tracks (none when config tracking is off; opted-out and missing
