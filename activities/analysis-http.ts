@@ -7,6 +7,7 @@
 import { asyncLocalStorage } from "@temporalio/activity";
 import { Agent, type Dispatcher, ProxyAgent, request } from "undici";
 import { formatDuration } from "../src/api/duration.ts";
+import { errorMessage } from "../src/log.ts";
 
 export interface HttpRequest {
   readonly method: "GET" | "POST";
@@ -201,7 +202,7 @@ function errorCode(error: unknown): string | undefined {
 function describeTransportError(error: unknown, url: string): HttpFailure {
   const code = errorCode(error);
   const host = URL.canParse(url) ? new URL(url).host : url;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = errorMessage(error);
   switch (code) {
     case "ECONNREFUSED":
       return new HttpFailure("unreachable", `cannot connect to ${host}: connection refused`);

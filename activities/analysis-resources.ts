@@ -5,6 +5,7 @@
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { API_GROUP } from "../src/api/canary.ts";
+import { errorMessage } from "../src/log.ts";
 
 export interface AnalysisResources {
   /** The MetricTemplate's `spec` as stored (unvalidated), or undefined if there is none. */
@@ -88,7 +89,7 @@ async function orUndefined<T>(read: () => Promise<T>, target: ReadTarget): Promi
       throw new AnalysisResourceError(`cannot read ${what}: the API server answered ${error.code}`);
     }
     throw new AnalysisResourceError(
-      `cannot read ${target.kind} ${target.namespace}/${target.name}: ${error instanceof Error ? error.message : String(error)}`,
+      `cannot read ${target.kind} ${target.namespace}/${target.name}: ${errorMessage(error)}`,
     );
   }
 }

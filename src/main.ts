@@ -3,6 +3,7 @@
  * The durable-canary command: wires the commands to the processes that carry them out.
  */
 import { Command } from "commander";
+import { errorMessage } from "./log.ts";
 import { type RunFlags, runOptions } from "./operator/options.ts";
 import { runOperator } from "./operator/run.ts";
 
@@ -19,6 +20,6 @@ runOptions(
 ).action((flags: RunFlags) => runOperator(flags));
 
 await program.parseAsync().catch((err: unknown) => {
-  process.stderr.write(`durable-canary: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`durable-canary: ${errorMessage(err)}\n`);
   process.exitCode = 1;
 });

@@ -9,7 +9,7 @@ import { type CanaryActivities, NON_RETRYABLE_ERRORS } from "../workflows/activi
 import { TASK_QUEUE } from "../workflows/messages.ts";
 import type { OperatorConfig } from "./config/operator.ts";
 import { createKubeClient } from "./kube/client.ts";
-import type { Logger } from "./log.ts";
+import { errorMessage, type Logger } from "./log.ts";
 import { loadWorkflowBundle, type WorkflowBundle } from "./temporal/workflow-bundle.ts";
 
 export { loadWorkflowBundle, type WorkflowBundle };
@@ -47,7 +47,7 @@ function lazyActivities(options: WorkerOptions): CanaryActivities {
         });
       } catch (err) {
         throw ApplicationFailure.nonRetryable(
-          `cannot reach Kubernetes: ${err instanceof Error ? err.message : String(err)}`,
+          `cannot reach Kubernetes: ${errorMessage(err)}`,
           NON_RETRYABLE_ERRORS.invalidSpec,
         );
       }

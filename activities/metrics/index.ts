@@ -7,6 +7,7 @@
 import type { ResolvedMetric } from "../../src/api/defaults.ts";
 import { validateMetricTemplate } from "../../src/api/validate.ts";
 import type { OperatorConfig } from "../../src/config/operator.ts";
+import { errorMessage } from "../../src/log.ts";
 import type { MetricResult, Target } from "../../workflows/activity-port.ts";
 import { HttpFailure } from "../analysis-http.ts";
 import { AnalysisResourceError, type AnalysisResources } from "../analysis-resources.ts";
@@ -51,9 +52,7 @@ async function measure(
       error instanceof MetricQueryError ||
       error instanceof AnalysisResourceError ||
       error instanceof HttpFailure;
-    const reason = known
-      ? error.message
-      : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+    const reason = known ? error.message : `unexpected error: ${errorMessage(error)}`;
     return { ...base, value: undefined, verdict: "error", message: `${metric.name}: ${reason}` };
   }
 }

@@ -23,6 +23,7 @@ import {
   ServerConfiguration,
   Watch,
 } from "@kubernetes/client-node";
+import { errorMessage } from "../log.ts";
 import { loadKubeConfig } from "./config.ts";
 import { apiError, isNotFound, KubeApiError } from "./errors.ts";
 import { ApiRequestCounter, describeRequest } from "./request-counter.ts";
@@ -312,7 +313,7 @@ export class KubeClient {
       throw new KubeApiError(
         0,
         "Unreachable",
-        `${info.verb} ${type.plural}${namespace === undefined ? "" : ` in namespace ${namespace}`} failed: ${err instanceof Error ? err.message : String(err)}`,
+        `${info.verb} ${type.plural}${namespace === undefined ? "" : ` in namespace ${namespace}`} failed: ${errorMessage(err)}`,
         info,
       );
     }

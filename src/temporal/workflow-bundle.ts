@@ -11,7 +11,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LogMetadata, Logger as TemporalLogger } from "@temporalio/common";
-import type { Logger } from "../log.ts";
+import { errorMessage, type Logger } from "../log.ts";
 
 /** Which code a process runs: the TypeScript sources, or their compiled copy under dist/. */
 export type SourceKind = "ts" | "js";
@@ -248,7 +248,7 @@ export async function loadWorkflowBundle(
     );
   } catch (err) {
     log.warn(
-      { bundle: paths.bundle, ms: elapsed(started), error: err instanceof Error ? err.message : String(err) },
+      { bundle: paths.bundle, ms: elapsed(started), error: errorMessage(err) },
       `workflow bundle: ${prebuilt.why}; built in memory (cannot save it)`,
     );
   }
