@@ -11,15 +11,19 @@ import {
   CANARY_FINALIZER,
   type CanaryIdentity,
   DEFAULT_SELECTOR_LABELS,
+  REVISION_ANNOTATION,
   SCALE_TO_ZERO_NODE_SELECTORS,
 } from "../src/kube/metadata.ts";
 import { RESOURCES } from "../src/kube/resources.ts";
 import type {
   CanaryActivities,
   CanaryEvent,
+  InitializeResult,
+  ReadinessReport,
   Routes,
   StatusUpdate,
   Target,
+  WaitReadyOptions,
 } from "../workflows/activity-port.ts";
 import { waitBudgetMs, waitControl } from "./activity-context.ts";
 import { applyPrimaryAutoscaler } from "./autoscaler.ts";
@@ -60,6 +64,7 @@ export type KubernetesActivities = Pick<
   CanaryActivities,
   | "initialize"
   | "checkPrimaryReady"
+  | "primaryReadiness"
   | "waitCanaryReady"
   | "scaleCanary"
   | "getRoutes"
@@ -82,6 +87,11 @@ function isScaledToZero(kind: Target["spec"]["targetRef"]["kind"], workload: Wor
     return SCALE_TO_ZERO_NODE_SELECTORS.some((key) => key in selector);
   }
   return (workload as V1Deployment).spec?.replicas === 0;
+}
+
+/** The revision a workload's pod template records (the primary's: what it was promoted from). */
+function revisionAnnotation(workload: Workload): string | undefined {
+  return workload.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION];
 }
 
 export function createKubernetesActivities(deps: KubernetesActivityDeps): KubernetesActivities {
@@ -111,7 +121,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     return workload;
   }
 
-  async function initialize(target: Target): Promise<void> {
+  async function initialize(target: Target): Promise<InitializeResult> {
     const { ref, spec } = target;
     const namespace = ref.namespace;
     const router = routerFor(spec.provider);
@@ -151,9 +161,10 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
       thresholdPercent: spec.analysis.primaryReadyThreshold,
     });
     if (!isScaledToZero(kind, workload)) await scaleToZero(kube, kind, namespace, spec.targetRef.name);
+    return { primaryRevision: existing ? revisionAnnotation(existing) : target.revision };
   }
 
-  async function checkPrimaryReady(target: Target): Promise<void> {
+  async function primaryReadiness(target: Target): Promise<ReadinessReport> {
     const { spec } = target;
     const primary = await readPrimary(kube, target.ref.namespace, spec);
     const state = readiness(spec.targetRef.kind, primary, {
@@ -161,18 +172,28 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
       nowMs: now(),
       sinceMs: now(),
     });
-    if (!state.ready) throw notReady(`halting advancement: the primary is not ready: ${state.summary}`);
+    return { ready: state.ready, message: state.ready ? "the primary is ready" : state.summary };
   }
 
-  async function waitCanaryReady(target: Target): Promise<void> {
+  async function checkPrimaryReady(target: Target): Promise<void> {
+    const state = await primaryReadiness(target);
+    if (!state.ready) throw notReady(`halting advancement: the primary is not ready: ${state.message}`);
+  }
+
+  async function waitCanaryReady(target: Target, options: WaitReadyOptions = {}): Promise<void> {
     const { ref, spec } = target;
+    const control = waitControl(now());
+    const deadlineSeconds = spec.progressDeadlineSeconds;
+    // The workflow's anchor wins over this attempt's schedule time, which a restart would move.
+    const sinceMs =
+      options.deadlineAtMs === undefined ? control.sinceMs : options.deadlineAtMs - deadlineSeconds * 1000;
     const { readiness: state, workload } = await waitForReady(kube, {
       kind: spec.targetRef.kind,
       namespace: ref.namespace,
       name: spec.targetRef.name,
       thresholdPercent: spec.analysis.canaryReadyThreshold,
-      deadlineSeconds: spec.progressDeadlineSeconds,
-      control: waitControl(now()),
+      deadlineSeconds,
+      control: { ...control, sinceMs },
       now,
     });
     if (state.ready) return;
@@ -251,6 +272,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
   return {
     initialize: guarded(initialize),
     checkPrimaryReady: guarded(checkPrimaryReady),
+    primaryReadiness: guarded(primaryReadiness),
     waitCanaryReady: guarded(waitCanaryReady),
     scaleCanary: guarded(scaleCanary),
     getRoutes: guarded(getRoutes),

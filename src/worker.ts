@@ -18,6 +18,7 @@ export { loadWorkflowBundle, type WorkflowBundle };
 const activityNames = {
   initialize: true,
   checkPrimaryReady: true,
+  primaryReadiness: true,
   waitCanaryReady: true,
   scaleCanary: true,
   getRoutes: true,

@@ -81,16 +81,49 @@ export interface Alert {
   readonly message: string;
 }
 
+/** What initialization found in the cluster. */
+export interface InitializeResult {
+  /**
+   * The revision the primary runs: read from an existing primary (its revision annotation), or
+   * `target.revision` when the primary was created (or re-created from a never-ready first
+   * version) by this call. Undefined when an existing primary carries no revision annotation.
+   */
+  readonly primaryRevision: string | undefined;
+}
+
+/** A workload's readiness at one moment, in words when it is not ready. */
+export interface ReadinessReport {
+  readonly ready: boolean;
+  readonly message: string;
+}
+
+export interface WaitReadyOptions {
+  /**
+   * Epoch ms by which the canary must be ready, anchored by the workflow when it started waiting
+   * for this revision, so restarted or repeated waits cannot push the progress deadline back.
+   */
+  readonly deadlineAtMs?: number;
+}
+
 export interface CanaryActivities {
-  /** Creates the primary, services, autoscaler copy and routes (100/0); scales the target to zero once the primary is ready. */
-  initialize(target: Target): Promise<void>;
+  /**
+   * Takes the canary over, reading what the cluster already holds: creates what is missing
+   * (primary, services, autoscaler copy, routes); routes 100% to the primary **before** scaling
+   * anything down; never overwrites a primary that was promoted (one that never became ready
+   * with an older first version is re-applied from the target); scales the target to zero once
+   * the primary is ready.
+   */
+  initialize(target: Target): Promise<InitializeResult>;
   /** Throws a retryable error while the primary has fewer ready replicas than primaryReadyThreshold. */
   checkPrimaryReady(target: Target): Promise<void>;
+  /** The primary's readiness now (primaryReadyThreshold), without waiting or throwing when not ready. */
+  primaryReadiness(target: Target): Promise<ReadinessReport>;
   /**
    * Returns once the canary is ready (canaryReadyThreshold); throws the non-retryable
-   * `DeadlineExceeded` when it misses progressDeadlineSeconds, naming the pods' reasons.
+   * `DeadlineExceeded` when it misses progressDeadlineSeconds (from `deadlineAtMs` when given),
+   * naming the pods' reasons.
    */
-  waitCanaryReady(target: Target): Promise<void>;
+  waitCanaryReady(target: Target, options?: WaitReadyOptions): Promise<void>;
   /** Scales the canary to zero, or back to its desired replicas (respecting an autoscaler). */
   scaleCanary(target: Target, to: "zero" | "desired"): Promise<void>;
   getRoutes(target: Target): Promise<Routes>;

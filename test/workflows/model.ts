@@ -41,6 +41,8 @@ export class ClusterModel {
   canaryMissesDeadline: { afterMs: number; reason: string } | undefined;
   /** waitCanaryReady blocks (heartbeating) until this is false. */
   canaryNotReadyYet = false;
+  /** While set, primaryReadiness reports the primary not ready, with this reason. */
+  primaryNotReady: string | undefined;
   /** The success-rate value runMetrics reports; below 99 fails. */
   successRate = 99.9;
   /** The next N metric runs report this error rate instead. */
@@ -92,9 +94,16 @@ export function modelActivities(models: Map<string, ClusterModel>): CanaryActivi
     async initialize(target) {
       const model = await enter("initialize", target);
       model.routes = PRIMARY_ONLY;
+      return { primaryRevision: model.primaryRevision ?? target.revision };
     },
     async checkPrimaryReady(target) {
       await enter("checkPrimaryReady", target);
+    },
+    async primaryReadiness(target) {
+      const model = await enter("primaryReadiness", target);
+      return model.primaryNotReady
+        ? { ready: false, message: model.primaryNotReady }
+        : { ready: true, message: "the primary is ready" };
     },
     async waitCanaryReady(target) {
       const model = await enter("waitCanaryReady", target);
