@@ -1,13 +1,17 @@
 /**
  * HTTP for the analysis activities (metric providers, webhooks, alerts): one bounded request with a
- * deadline, a capped response body, optional TLS verification skip and proxy, and errors that say
- * in words what went wrong. Inside a Temporal activity it also heartbeats while it waits and stops
- * when the activity is cancelled.
+ * deadline, a capped response body, optional TLS verification skip, the proxy the environment
+ * names (HTTP(S)_PROXY/NO_PROXY, as Go reads them) or an explicit one, the operator's deny-local
+ * destination policy, and errors that say in words what went wrong. Inside a Temporal activity it
+ * also heartbeats while it waits and stops when the activity is cancelled.
  */
 import { asyncLocalStorage } from "@temporalio/activity";
-import { Agent, type Dispatcher, ProxyAgent, request } from "undici";
+import { Agent, buildConnector, type Dispatcher, ProxyAgent, request } from "undici";
 import { formatDuration } from "../src/api/duration.ts";
 import { errorMessage } from "../src/log.ts";
+import { checkLiteral, checkResolved, DestinationError, denyLocalLookup } from "../src/net/destination.ts";
+import { proxyFor } from "../src/net/proxy.ts";
+import { redact } from "../src/net/redact.ts";
 
 export interface HttpRequest {
   readonly method: "GET" | "POST";
@@ -17,8 +21,13 @@ export interface HttpRequest {
   readonly timeoutMs: number;
   /** Accept any server certificate (Flagger's insecureSkipVerify / disableTLS). */
   readonly insecure?: boolean | undefined;
-  /** An http(s) proxy for the request. */
+  /**
+   * An http(s) proxy for the request (an AlertProvider's, checked by the caller); without one,
+   * HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply.
+   */
   readonly proxy?: string | undefined;
+  /** Refuse loopback and link-local destinations (the operator's denyLocalDestinations). */
+  readonly denyLocal?: boolean | undefined;
   /** Bytes of response body kept; the rest is discarded unread. */
   readonly maxBodyBytes?: number | undefined;
 }
@@ -31,7 +40,8 @@ export interface HttpResponse {
   readonly truncated: boolean;
 }
 
-export type HttpFailureKind = "timeout" | "unreachable" | "tls" | "cancelled" | "invalid";
+/** "invalid": not an http(s) URL; "denied": a destination the operator's policy refuses. */
+export type HttpFailureKind = "timeout" | "unreachable" | "tls" | "cancelled" | "invalid" | "denied";
 
 /** A request that got no HTTP answer; the message says why in words. */
 export class HttpFailure extends Error {
@@ -50,14 +60,47 @@ const HEARTBEAT_EVERY_MS = 5_000;
 const MAX_DISPATCHERS = 16;
 const dispatchers = new Map<string, Dispatcher>();
 
-function dispatcherFor(insecure: boolean, proxy: string | undefined): Dispatcher | undefined {
-  if (!insecure && proxy === undefined) return undefined;
-  const key = `${insecure}|${proxy ?? ""}`;
+/** How a request leaves: directly or through a proxy, and whether local destinations are refused. */
+interface Route {
+  readonly insecure: boolean;
+  readonly proxy: string | undefined;
+  /** The proxy came from the request (a user's), not from the operator's environment. */
+  readonly userProxy: boolean;
+  readonly denyLocal: boolean;
+}
+
+/** Connects directly, refusing denied IP literals here and denied names in the lookup hook. */
+function guardedConnector(tls: { rejectUnauthorized: boolean }): buildConnector.connector {
+  const connect = buildConnector({ ...tls, lookup: denyLocalLookup });
+  return (options, callback) => {
+    try {
+      checkLiteral(options.hostname);
+    } catch (error) {
+      callback(error as Error, null);
+      return;
+    }
+    connect(options, callback);
+  };
+}
+
+function createDispatcher(route: Route): Dispatcher {
+  const tls = { rejectUnauthorized: !route.insecure };
+  if (route.proxy === undefined) {
+    return new Agent({ connect: route.denyLocal ? guardedConnector(tls) : tls });
+  }
+  return new ProxyAgent({
+    uri: route.proxy,
+    requestTls: tls,
+    // A user's proxy is a destination like any other; the operator's own (environment) is trusted.
+    ...(route.denyLocal && route.userProxy ? { proxyTls: { lookup: denyLocalLookup } } : {}),
+  });
+}
+
+function dispatcherFor(route: Route): Dispatcher {
+  const key = JSON.stringify(route);
   let dispatcher = dispatchers.get(key);
   if (dispatcher === undefined) {
-    const tls = { rejectUnauthorized: !insecure };
-    dispatcher =
-      proxy === undefined ? new Agent({ connect: tls }) : new ProxyAgent({ uri: proxy, requestTls: tls });
+    dispatcher = createDispatcher(route);
     if (dispatchers.size >= MAX_DISPATCHERS) {
       const [oldestKey, oldest] = dispatchers.entries().next().value as [string, Dispatcher];
       dispatchers.delete(oldestKey);
@@ -66,6 +109,19 @@ function dispatcherFor(insecure: boolean, proxy: string | undefined): Dispatcher
     dispatchers.set(key, dispatcher);
   }
   return dispatcher;
+}
+
+/** The route of a request, after the checks that can be made before connecting. */
+async function routeFor(req: HttpRequest, url: URL): Promise<Route> {
+  const userProxy = req.proxy !== undefined;
+  const proxy = req.proxy ?? proxyFor(url);
+  const denyLocal = req.denyLocal ?? false;
+  if (denyLocal && proxy !== undefined) {
+    if (userProxy) checkLiteral(new URL(proxy).hostname);
+    // The proxy resolves the destination: check what it resolves to here, the best we can do.
+    await checkResolved(url.hostname);
+  }
+  return { insecure: req.insecure ?? false, proxy, userProxy, denyLocal };
 }
 
 /** The running Temporal activity's context, when called from one. */
@@ -133,7 +189,14 @@ async function withHeartbeats<T>(work: Promise<T>): Promise<T> {
  */
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   if (!URL.canParse(req.url) || !/^https?:$/.test(new URL(req.url).protocol)) {
-    throw new HttpFailure("invalid", `${JSON.stringify(req.url)} is not an http(s) URL`);
+    throw new HttpFailure("invalid", `${JSON.stringify(redact(req.url))} is not an http(s) URL`);
+  }
+  let route: Route;
+  try {
+    route = await routeFor(req, new URL(req.url));
+  } catch (error) {
+    if (error instanceof DestinationError) throw new HttpFailure(error.kind, error.message);
+    throw error;
   }
   const timeout = AbortSignal.timeout(req.timeoutMs);
   const cancelled = cancellationSignal();
@@ -147,7 +210,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
           headers: req.headers as Record<string, string | string[]>,
           body: req.body,
           signal,
-          dispatcher: dispatcherFor(req.insecure ?? false, req.proxy),
+          dispatcher: dispatcherFor(route),
         });
         const chunks: Buffer[] = [];
         let size = 0;
@@ -199,7 +262,16 @@ function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
+function destinationError(error: unknown): DestinationError | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof DestinationError) return e;
+  }
+  return undefined;
+}
+
 function describeTransportError(error: unknown, url: string): HttpFailure {
+  const refused = destinationError(error);
+  if (refused !== undefined) return new HttpFailure(refused.kind, refused.message);
   const code = errorCode(error);
   const host = URL.canParse(url) ? new URL(url).host : url;
   const detail = errorMessage(error);
@@ -221,7 +293,7 @@ function describeTransportError(error: unknown, url: string): HttpFailure {
           `TLS handshake with ${host} failed (${code}): the server certificate is not trusted`,
         );
       }
-      return new HttpFailure("unreachable", `request to ${host} failed: ${detail}`);
+      return new HttpFailure("unreachable", `request to ${host} failed: ${redact(detail)}`);
   }
 }
 

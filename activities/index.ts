@@ -9,7 +9,7 @@ import { createAlert } from "./alerts/index.ts";
 import { kubeAnalysisResources } from "./analysis-resources.ts";
 import { createKubernetesActivities, type KubernetesActivityDeps } from "./kubernetes.ts";
 import { createRunMetrics } from "./metrics/index.ts";
-import { runWebhooks } from "./webhooks.ts";
+import { createRunWebhooks } from "./webhooks.ts";
 
 export {
   createKubernetesActivities,
@@ -24,7 +24,12 @@ export interface CanaryActivityDeps extends Omit<KubernetesActivityDeps, "kube">
   readonly kube: KubeClient;
   readonly config: Pick<
     OperatorConfig,
-    "metricsServer" | "metricsQueryTimeoutMs" | "clusterName" | "globalAlertProvider"
+    | "metricsServer"
+    | "metricsQueryTimeoutMs"
+    | "clusterName"
+    | "globalAlertProvider"
+    | "crossNamespaceRefs"
+    | "denyLocalDestinations"
   >;
 }
 
@@ -34,7 +39,7 @@ export function createCanaryActivities(deps: CanaryActivityDeps): CanaryActiviti
   return {
     ...createKubernetesActivities(deps),
     runMetrics: createRunMetrics({ resources, config: deps.config }),
-    runWebhooks,
+    runWebhooks: createRunWebhooks({ config: deps.config }),
     alert: createAlert({ resources, config: deps.config }),
   };
 }

@@ -9,12 +9,24 @@
  * checks and gates (pre-rollout, rollout, confirm-*) the first one that does not pass ends the
  * round: a load test must not start when the acceptance test before it failed. A rollback round
  * ends at the first webhook that asks for the rollback. post-rollout and event webhooks all run.
+ *
+ * Every request carries an Idempotency-Key header, the same for every attempt of one call of a
+ * webhook (retries here and Temporal's retries of the activity) and new for the next call, so a
+ * receiver can tell a retry from a new call.
  */
+import { createHash, randomUUID } from "node:crypto";
 import type { CanaryPhase, WebhookType } from "../src/api/canary.ts";
 import type { ResolvedWebhook } from "../src/api/defaults.ts";
 import { formatDuration } from "../src/api/duration.ts";
+import type { OperatorConfig } from "../src/config/operator.ts";
+import { checkAddress, DestinationError } from "../src/net/destination.ts";
+import { redact } from "../src/net/redact.ts";
 import type { CanaryEvent, Target, WebhookResult } from "../workflows/activity-port.ts";
+import { invocationId } from "./activity-context.ts";
 import { excerpt, HttpFailure, type HttpResponse, heartbeat, httpRequest, pause } from "./analysis-http.ts";
+
+/** The header that carries the key of one webhook call (the IETF httpapi draft's name). */
+export const IDEMPOTENCY_HEADER = "idempotency-key";
 
 /** The JSON body every webhook receives (Flagger's shape). */
 export interface WebhookPayload {
@@ -70,26 +82,56 @@ export function webhookPayload(
   };
 }
 
-/**
- * Calls every webhook of `type`. `event` is the Kubernetes event an `event` webhook reports (its
- * message, type and time go into the payload's metadata).
- */
-export async function runWebhooks(
+export interface WebhookDependencies {
+  readonly config: Pick<OperatorConfig, "denyLocalDestinations">;
+}
+
+export type RunWebhooks = (
   target: Target,
   type: WebhookType,
   phase: CanaryPhase,
   event?: CanaryEvent,
-): Promise<WebhookResult[]> {
-  const deadline = Date.now() + WEBHOOK_ROUND_BUDGET_MS;
-  const results: WebhookResult[] = [];
-  for (const webhook of target.spec.analysis.webhooks.filter((w) => w.type === type)) {
-    const result = await callWebhook(webhook, webhookPayload(target, phase, webhook, event), deadline);
-    results.push(result);
-    heartbeat();
-    if (STOP_ON_FAILURE.has(type) && result.verdict !== "pass") break;
-    if (type === "rollback" && result.verdict === "pass") break;
-  }
-  return results;
+) => Promise<WebhookResult[]>;
+
+/**
+ * Builds the runWebhooks activity: calls every webhook of `type`. `event` is the Kubernetes event
+ * an `event` webhook reports (its message, type and time go into the payload's metadata).
+ */
+export function createRunWebhooks(deps: WebhookDependencies): RunWebhooks {
+  return async function runWebhooks(target, type, phase, event) {
+    const deadline = Date.now() + WEBHOOK_ROUND_BUDGET_MS;
+    const results: WebhookResult[] = [];
+    for (const webhook of target.spec.analysis.webhooks.filter((w) => w.type === type)) {
+      const result = await callWebhook(webhook, webhookPayload(target, phase, webhook, event), {
+        deadline,
+        denyLocal: deps.config.denyLocalDestinations,
+      });
+      results.push(result);
+      heartbeat();
+      if (STOP_ON_FAILURE.has(type) && result.verdict !== "pass") break;
+      if (type === "rollback" && result.verdict === "pass") break;
+    }
+    return results;
+  };
+}
+
+/**
+ * The key of this call of `webhook`: derived from the activity invocation (stable across its
+ * retries), or random outside a worker, where there are no retries to recognise.
+ */
+function idempotencyKey(webhook: ResolvedWebhook): string {
+  const invocation = invocationId();
+  if (invocation === undefined) return randomUUID();
+  return createHash("sha256")
+    .update(`${invocation}\n${webhook.type}\n${webhook.name}`)
+    .digest("base64url")
+    .slice(0, 32);
+}
+
+export interface CallOptions {
+  /** When the round's budget ends. */
+  readonly deadline?: number | undefined;
+  readonly denyLocal?: boolean | undefined;
 }
 
 /**
@@ -100,9 +142,17 @@ export async function runWebhooks(
 export async function callWebhook(
   webhook: ResolvedWebhook,
   payload: WebhookPayload,
-  deadline = Date.now() + WEBHOOK_ROUND_BUDGET_MS,
+  options: CallOptions = {},
 ): Promise<WebhookResult> {
+  const deadline = options.deadline ?? Date.now() + WEBHOOK_ROUND_BUDGET_MS;
+  try {
+    checkAddress(webhook.url, `the url of webhook ${JSON.stringify(webhook.name)}`);
+  } catch (error) {
+    if (!(error instanceof DestinationError)) throw error;
+    return describe(webhook, { failure: new HttpFailure(error.kind, error.message) }, 0);
+  }
   const body = JSON.stringify(payload);
+  const key = idempotencyKey(webhook);
   const attempts = 1 + webhook.retries;
   let last: { response: HttpResponse } | { failure: HttpFailure } | undefined;
   let made = 0;
@@ -115,10 +165,15 @@ export async function callWebhook(
       const response = await httpRequest({
         method: "POST",
         url: webhook.url,
-        headers: { "content-type": "application/json", "user-agent": "durable-canary" },
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "durable-canary",
+          [IDEMPOTENCY_HEADER]: key,
+        },
         body,
         timeoutMs: clipped ? left : webhook.timeoutMs,
         insecure: webhook.disableTLS,
+        denyLocal: options.denyLocal,
         maxBodyBytes: MAX_BODY_BYTES,
       });
       last = { response };
@@ -134,7 +189,7 @@ export async function callWebhook(
               )
             : error,
       };
-      if (error.kind === "tls" || error.kind === "invalid") break;
+      if (error.kind === "tls" || error.kind === "invalid" || error.kind === "denied") break;
     }
     if (attempt < attempts) {
       const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** (attempt - 1), MAX_BACKOFF_MS);
@@ -149,7 +204,17 @@ function retryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
+/** The result, its message redacted: it becomes the status, an Event and maybe an alert. */
 function describe(
+  webhook: ResolvedWebhook,
+  last: { response: HttpResponse } | { failure: HttpFailure } | undefined,
+  attempts: number,
+): WebhookResult {
+  const result = unredacted(webhook, last, attempts);
+  return { ...result, message: redact(result.message) };
+}
+
+function unredacted(
   webhook: ResolvedWebhook,
   last: { response: HttpResponse } | { failure: HttpFailure } | undefined,
   attempts: number,

@@ -5,12 +5,17 @@
  *
  * Temporal may run the activity again when a delivery failed; providers already reached are
  * remembered in the heartbeat details and skipped, so a retry does not post twice.
+ *
+ * Addresses and proxies (often from Secrets) are checked when used, failures name where the
+ * address came from, and failure messages are redacted: a chat hook's address is its credential.
  */
 import { ApplicationFailure } from "@temporalio/common";
 import type { AlertProviderSpec, AlertSeverity } from "../../src/api/canary.ts";
 import type { ResolvedAlert } from "../../src/api/defaults.ts";
 import { validateAlertProvider } from "../../src/api/validate.ts";
 import type { OperatorConfig } from "../../src/config/operator.ts";
+import { checkAddress, DestinationError } from "../../src/net/destination.ts";
+import { redact } from "../../src/net/redact.ts";
 import type { Alert, Target } from "../../workflows/activity-port.ts";
 import { excerpt, HttpFailure, heartbeat, httpRequest, previousHeartbeat } from "../analysis-http.ts";
 import { AnalysisResourceError, type AnalysisResources } from "../analysis-resources.ts";
@@ -31,7 +36,10 @@ export const alertFormats: Readonly<Record<AlertProviderSpec["type"], AlertForma
 
 export interface AlertDependencies {
   readonly resources: AnalysisResources;
-  readonly config: Pick<OperatorConfig, "clusterName" | "globalAlertProvider">;
+  readonly config: Pick<
+    OperatorConfig,
+    "clusterName" | "globalAlertProvider" | "crossNamespaceRefs" | "denyLocalDestinations"
+  >;
   /** Per delivery; chat services answer within a second or two when they answer at all. */
   readonly timeoutMs?: number | undefined;
 }
@@ -79,7 +87,10 @@ export function createAlert(deps: AlertDependencies): (target: Target, alert: Al
     for (const recipient of recipients) {
       if (delivered.has(recipient.key)) continue;
       try {
-        await post(await recipient.resolve(), message, deps.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        await post(await recipient.resolve(), message, {
+          timeoutMs: deps.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          denyLocal: deps.config.denyLocalDestinations,
+        });
         delivered.add(recipient.key);
         heartbeat([...delivered]);
       } catch (error) {
@@ -87,14 +98,16 @@ export function createAlert(deps: AlertDependencies): (target: Target, alert: Al
         failures.push(
           error instanceof DeliveryError
             ? new DeliveryError(`${recipient.key}: ${error.message}`, error.retryable)
-            : new DeliveryError(`${recipient.key}: ${error instanceof Error ? error.message : error}`, true),
+            : error instanceof DestinationError
+              ? new DeliveryError(`${recipient.key}: ${error.message}`, false)
+              : new DeliveryError(`${recipient.key}: ${error instanceof Error ? error.message : error}`, true),
         );
       }
     }
     if (failures.length > 0) {
       throw ApplicationFailure.create({
         type: ALERT_NOT_DELIVERED,
-        message: `alert not delivered to ${failures.map((f) => f.message).join("; ")}`,
+        message: redact(`alert not delivered to ${failures.map((f) => f.message).join("; ")}`),
         nonRetryable: failures.every((f) => !f.retryable),
         details: [[...delivered]],
       });
@@ -105,7 +118,7 @@ export function createAlert(deps: AlertDependencies): (target: Target, alert: Al
 function recipientsFor(target: Target, severity: AlertSeverity, deps: AlertDependencies): Recipient[] {
   const recipients: Recipient[] = target.spec.analysis.alerts
     .filter((entry) => receives(entry.severity, severity))
-    .map((entry) => canaryRecipient(target, entry, deps.resources));
+    .map((entry) => canaryRecipient(target, entry, deps));
   const global = deps.config.globalAlertProvider;
   if (global !== undefined && receives(global.severity, severity)) {
     recipients.push({
@@ -115,19 +128,29 @@ function recipientsFor(target: Target, severity: AlertSeverity, deps: AlertDepen
           global.secretRef === undefined
             ? undefined
             : await readSecret(deps.resources, global.secretRef.namespace, global.secretRef.name);
-        return delivery(global, secret);
+        return delivery(global, secret, {
+          spec: "the operator's global alert provider",
+          secret: global.secretRef && `Secret ${global.secretRef.namespace}/${global.secretRef.name}`,
+        });
       },
     });
   }
   return recipients;
 }
 
-function canaryRecipient(target: Target, entry: ResolvedAlert, resources: AnalysisResources): Recipient {
+function canaryRecipient(target: Target, entry: ResolvedAlert, deps: AlertDependencies): Recipient {
+  const { resources } = deps;
   const namespace = entry.providerRef.namespace ?? target.ref.namespace;
   const what = `AlertProvider ${namespace}/${entry.providerRef.name}`;
   return {
     key: `${what} (alert ${entry.name})`,
     async resolve() {
+      if (!deps.config.crossNamespaceRefs && namespace !== target.ref.namespace) {
+        throw new DeliveryError(
+          `providerRef refers to another namespace, and this operator forbids references to other namespaces (--no-cross-namespace-refs): use an AlertProvider in namespace ${target.ref.namespace}`,
+          false,
+        );
+      }
       const stored = await resources.alertProvider(namespace, entry.providerRef.name).catch(permanentOnRead);
       if (stored === undefined) throw new DeliveryError(`${what} not found`, false);
       const validated = validateAlertProvider(stored);
@@ -137,7 +160,10 @@ function canaryRecipient(target: Target, entry: ResolvedAlert, resources: Analys
         spec.secretRef === undefined
           ? undefined
           : await readSecret(resources, namespace, spec.secretRef.name);
-      return delivery(spec, secret);
+      return delivery(spec, secret, {
+        spec: what,
+        secret: spec.secretRef && `Secret ${namespace}/${spec.secretRef.name}`,
+      });
     },
   };
 }
@@ -159,12 +185,35 @@ async function readSecret(
   return secret;
 }
 
+/** Names of where a provider's fields come from, for messages. */
+interface Sources {
+  /** "AlertProvider ns/name" or "the operator's global alert provider". */
+  readonly spec: string;
+  /** "Secret ns/name", when the provider has a secretRef. */
+  readonly secret: string | undefined;
+}
+
+/** A field from the Secret's key if it has one, else from the spec; checked as an http(s) URL. */
+function url(
+  key: "address" | "proxy",
+  secret: Readonly<Record<string, string>> | undefined,
+  specValue: string | undefined,
+  sources: Sources,
+): string | undefined {
+  const fromSecret = secret?.[key]?.trim();
+  const value = fromSecret || specValue;
+  if (value === undefined) return undefined;
+  checkAddress(value, fromSecret ? `the ${key} key of ${sources.secret}` : `the ${key} of ${sources.spec}`);
+  return value;
+}
+
 /** The Secret's `address`, `proxy` and `token` keys override the provider's own fields. */
 function delivery(
   spec: Pick<AlertProviderSpec, "type" | "address" | "proxy" | "channel" | "username">,
   secret: Readonly<Record<string, string>> | undefined,
+  sources: Sources,
 ): Delivery {
-  const address = secret?.address?.trim() || spec.address;
+  const address = url("address", secret, spec.address, sources);
   if (address === undefined) {
     throw new DeliveryError(
       "no address: set address or put it under the address key of the secretRef",
@@ -174,14 +223,18 @@ function delivery(
   return {
     type: spec.type,
     address,
-    proxy: secret?.proxy?.trim() || spec.proxy,
+    proxy: url("proxy", secret, spec.proxy, sources),
     channel: spec.channel,
     username: spec.username,
     token: secret?.token?.trim() || undefined,
   };
 }
 
-async function post(to: Delivery, message: AlertMessage, timeoutMs: number): Promise<void> {
+async function post(
+  to: Delivery,
+  message: AlertMessage,
+  policy: { readonly timeoutMs: number; readonly denyLocal: boolean },
+): Promise<void> {
   const body = JSON.stringify(alertFormats[to.type](message, { channel: to.channel, username: to.username }));
   let response: Awaited<ReturnType<typeof httpRequest>>;
   try {
@@ -194,8 +247,9 @@ async function post(to: Delivery, message: AlertMessage, timeoutMs: number): Pro
         ...(to.token === undefined ? {} : { authorization: `Bearer ${to.token}` }),
       },
       body,
-      timeoutMs,
+      timeoutMs: policy.timeoutMs,
       proxy: to.proxy,
+      denyLocal: policy.denyLocal,
       maxBodyBytes: 4096,
     });
   } catch (error) {

@@ -36,12 +36,10 @@ export function graphiteProvider(settings: ProviderSettings): MetricProvider {
   }
 
   async function get(path: string, params: Record<string, string>) {
-    const response = await askBackend(description, {
+    const response = await askBackend(description, settings, {
       method: "GET",
       url: apiUrl(address as string, path, params),
       headers,
-      timeoutMs: settings.timeoutMs,
-      insecure: settings.insecureSkipVerify,
     });
     if (response.statusCode < 200 || response.statusCode > 299) {
       // Graphite answers a bad target with 400 and a plain-text or HTML explanation.

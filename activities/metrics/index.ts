@@ -3,11 +3,18 @@
  * threshold range. A metric that cannot be measured (backend down, bad query, no data, missing
  * template or secret) is a result with verdict "error" and the reason, never an exception: a
  * failed check is an answer the workflow counts, not a crash.
+ *
+ * Credentials go only where their owner meant: a MetricTemplate's secretRef and headers are sent to
+ * the template's own address or, when it has none, to the operator's metrics server, never to the
+ * Canary's `metricsServer`, which the Canary's author picks. Every address is checked when used,
+ * and every message is redacted.
  */
 import type { ResolvedMetric } from "../../src/api/defaults.ts";
 import { validateMetricTemplate } from "../../src/api/validate.ts";
 import type { OperatorConfig } from "../../src/config/operator.ts";
 import { errorMessage } from "../../src/log.ts";
+import { checkAddress, DestinationError } from "../../src/net/destination.ts";
+import { redact } from "../../src/net/redact.ts";
 import type { MetricResult, Target } from "../../workflows/activity-port.ts";
 import { HttpFailure } from "../analysis-http.ts";
 import { AnalysisResourceError, type AnalysisResources } from "../analysis-resources.ts";
@@ -19,7 +26,10 @@ import { judgeValue } from "./verdict.ts";
 
 export interface MetricsDependencies {
   readonly resources: AnalysisResources;
-  readonly config: Pick<OperatorConfig, "metricsServer" | "metricsQueryTimeoutMs">;
+  readonly config: Pick<
+    OperatorConfig,
+    "metricsServer" | "metricsQueryTimeoutMs" | "crossNamespaceRefs" | "denyLocalDestinations"
+  >;
 }
 
 /** Builds the runMetrics activity over the cluster objects and operator settings it reads. */
@@ -51,14 +61,31 @@ async function measure(
     const known =
       error instanceof MetricQueryError ||
       error instanceof AnalysisResourceError ||
-      error instanceof HttpFailure;
+      error instanceof HttpFailure ||
+      error instanceof DestinationError;
     const reason = known ? error.message : `unexpected error: ${errorMessage(error)}`;
-    return { ...base, value: undefined, verdict: "error", message: `${metric.name}: ${reason}` };
+    return { ...base, value: undefined, verdict: "error", message: redact(`${metric.name}: ${reason}`) };
   }
 }
 
+/** An address for a provider, and where it came from (for messages). */
+interface Address {
+  readonly url: string;
+  readonly source: string;
+}
+
 async function planQuery(metric: ResolvedMetric, target: Target, deps: MetricsDependencies): Promise<Plan> {
-  const metricsServer = target.spec.metricsServer ?? deps.config.metricsServer;
+  const operatorServer: Address = {
+    url: deps.config.metricsServer,
+    source: "the operator's metrics server (--metrics-server)",
+  };
+  const metricsServer: Address =
+    target.spec.metricsServer === undefined
+      ? operatorServer
+      : {
+          url: target.spec.metricsServer,
+          source: `spec.metricsServer of Canary ${target.ref.namespace}/${target.ref.name}`,
+        };
   const variables: TemplateVariables = {
     name: target.ref.name,
     namespace: target.ref.namespace,
@@ -71,16 +98,19 @@ async function planQuery(metric: ResolvedMetric, target: Target, deps: MetricsDe
   };
   const prometheus = () =>
     createMetricProvider("prometheus", {
-      address: metricsServer,
+      address: checked(metricsServer),
       headers: {},
       insecureSkipVerify: false,
       region: undefined,
       credentials: undefined,
       credentialsSource: "",
       timeoutMs: deps.config.metricsQueryTimeoutMs,
+      denyLocal: deps.config.denyLocalDestinations,
     });
 
-  if (metric.templateRef !== undefined) return fromTemplate(metric, target, deps, variables, metricsServer);
+  if (metric.templateRef !== undefined) {
+    return fromTemplate(metric, target, deps, variables, { metricsServer, operatorServer });
+  }
   if (metric.query !== undefined) {
     return { provider: prometheus(), query: render(metric.query, variables, "the metric's query"), unit: "" };
   }
@@ -100,16 +130,27 @@ async function planQuery(metric: ResolvedMetric, target: Target, deps: MetricsDe
   );
 }
 
+function checked(address: Address): string {
+  checkAddress(address.url, address.source);
+  return address.url;
+}
+
 async function fromTemplate(
   metric: ResolvedMetric,
   target: Target,
   deps: MetricsDependencies,
   variables: TemplateVariables,
-  metricsServer: string,
+  servers: { readonly metricsServer: Address; readonly operatorServer: Address },
 ): Promise<Plan> {
   const ref = metric.templateRef as NonNullable<ResolvedMetric["templateRef"]>;
   const namespace = ref.namespace ?? target.ref.namespace;
   const what = `MetricTemplate ${namespace}/${ref.name}`;
+  if (!deps.config.crossNamespaceRefs && namespace !== target.ref.namespace) {
+    throw new MetricQueryError(
+      "config",
+      `templateRef refers to ${what} in another namespace, and this operator forbids references to other namespaces (--no-cross-namespace-refs): use a MetricTemplate in namespace ${target.ref.namespace}`,
+    );
+  }
   const stored = await deps.resources.metricTemplate(namespace, ref.name);
   if (stored === undefined) throw new MetricQueryError("config", `${what} not found`);
   const validated = validateMetricTemplate(stored);
@@ -126,16 +167,28 @@ async function fromTemplate(
       throw new MetricQueryError("config", `${credentialsSource} (secretRef of ${what}) not found`);
     }
   }
+  const headers = provider.headers ?? {};
+  // Flagger's rule: a Prometheus template without an address uses the metrics server. Its
+  // credentials and headers, though, never go to an address the Canary's author picked.
+  const carriesSecrets = secretName !== undefined || Object.keys(headers).length > 0;
+  const address: Address | undefined =
+    provider.address !== undefined
+      ? { url: provider.address, source: `provider.address of ${what}` }
+      : provider.type !== "prometheus"
+        ? undefined
+        : carriesSecrets
+          ? servers.operatorServer
+          : servers.metricsServer;
   return {
     provider: createMetricProvider(provider.type, {
-      // Flagger's rule: a Prometheus template without an address uses the operator's metrics server.
-      address: provider.address ?? (provider.type === "prometheus" ? metricsServer : undefined),
-      headers: provider.headers ?? {},
+      address: address === undefined ? undefined : checked(address),
+      headers,
       insecureSkipVerify: provider.insecureSkipVerify ?? false,
       region: provider.region,
       credentials,
       credentialsSource,
       timeoutMs: deps.config.metricsQueryTimeoutMs,
+      denyLocal: deps.config.denyLocalDestinations,
     }),
     query: render(query, variables, what),
     unit: "",

@@ -31,12 +31,10 @@ export function prometheusProvider(settings: ProviderSettings): MetricProvider {
   const headers = { ...templateHeaders(settings.headers), ...authorization(settings) };
 
   async function query(promql: string): Promise<number> {
-    const response = await askBackend(description, {
+    const response = await askBackend(description, settings, {
       method: "GET",
       url: apiUrl(address as string, "api/v1/query", { query: promql }),
       headers: { accept: "application/json", ...headers },
-      timeoutMs: settings.timeoutMs,
-      insecure: settings.insecureSkipVerify,
     });
     // Prometheus reports query errors as JSON with a 4xx/5xx status; anything else is not Prometheus speaking.
     const answer = parseJson(description, response) as PrometheusAnswer;

@@ -34,6 +34,8 @@ export interface ProviderSettings {
   /** "Secret ns/name", to name it in messages. */
   readonly credentialsSource: string;
   readonly timeoutMs: number;
+  /** Refuse loopback and link-local destinations (the operator's denyLocalDestinations). */
+  readonly denyLocal: boolean;
 }
 
 export type MetricProviderFactory = (settings: ProviderSettings) => MetricProvider;
@@ -107,10 +109,22 @@ export function templateHeaders(
   return out;
 }
 
+/** What a provider says about one request; the settings add the timeout and the policies. */
+export type BackendRequest = Omit<HttpRequest, "timeoutMs" | "insecure" | "denyLocal" | "proxy">;
+
 /** Sends a request to a backend; transport failures become MetricQueryErrors naming the backend. */
-export async function askBackend(description: string, req: HttpRequest): Promise<HttpResponse> {
+export async function askBackend(
+  description: string,
+  settings: ProviderSettings,
+  req: BackendRequest,
+): Promise<HttpResponse> {
   try {
-    return await httpRequest(req);
+    return await httpRequest({
+      ...req,
+      timeoutMs: settings.timeoutMs,
+      insecure: settings.insecureSkipVerify,
+      denyLocal: settings.denyLocal,
+    });
   } catch (error) {
     if (error instanceof HttpFailure && error.kind !== "cancelled") {
       const hint = error.kind === "tls" ? " (set insecureSkipVerify: true to skip verification)" : "";
@@ -179,13 +193,7 @@ export async function getJson<T>(
   headers: Record<string, string | string[]>,
   errorDetail: (answer: T) => string | undefined,
 ): Promise<T> {
-  const response = await askBackend(description, {
-    method: "GET",
-    url,
-    headers,
-    timeoutMs: settings.timeoutMs,
-    insecure: settings.insecureSkipVerify,
-  });
+  const response = await askBackend(description, settings, { method: "GET", url, headers });
   const answer = parseJson(description, response) as T;
   if (response.statusCode < 200 || response.statusCode > 299) {
     const kind = response.statusCode === 400 ? "query" : "http";

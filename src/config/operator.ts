@@ -68,6 +68,11 @@ const OperatorConfigSchema = z.object({
   eventWebhook: httpUrl.optional(),
   /** Refuse MetricTemplate and AlertProvider references to another namespace. */
   noCrossNamespaceRefs: z.boolean().default(false),
+  /**
+   * Refuse loopback and link-local destinations for webhooks, metrics and alerts. Unset: on when
+   * the operator runs the embedded Temporal server, whose HTTP API listens on loopback.
+   */
+  denyLocalDestinations: z.boolean().optional(),
 });
 
 export type OperatorConfigInput = z.input<typeof OperatorConfigSchema>;
@@ -89,6 +94,8 @@ export interface OperatorConfig {
   readonly configTracking: boolean;
   readonly eventWebhook: string | undefined;
   readonly crossNamespaceRefs: boolean;
+  /** Webhooks, metrics and alerts may not reach loopback or link-local addresses. */
+  readonly denyLocalDestinations: boolean;
   readonly metricsServer: string;
   readonly metricsQueryTimeoutMs: number;
   readonly clusterName: string | undefined;
@@ -105,8 +112,17 @@ export class OperatorConfigError extends Error {
   }
 }
 
+/** What the operator knows about how it runs, for the defaults that depend on it. */
+export interface RunContext {
+  /** The operator starts its own Temporal server (no TEMPORAL_ADDRESS). */
+  readonly embeddedTemporal: boolean;
+}
+
 /** Checks the configuration and fills in defaults; the error names each bad field. */
-export function parseOperatorConfig(input: unknown = {}): OperatorConfig {
+export function parseOperatorConfig(
+  input: unknown = {},
+  context: RunContext = { embeddedTemporal: false },
+): OperatorConfig {
   const result = OperatorConfigSchema.safeParse(input);
   if (!result.success) {
     throw new OperatorConfigError(
@@ -124,6 +140,7 @@ export function parseOperatorConfig(input: unknown = {}): OperatorConfig {
     configTracking: config.enableConfigTracking,
     eventWebhook: config.eventWebhook,
     crossNamespaceRefs: !config.noCrossNamespaceRefs,
+    denyLocalDestinations: config.denyLocalDestinations ?? context.embeddedTemporal,
     metricsServer: config.metricsServer,
     metricsQueryTimeoutMs: parseDuration(config.metricsQueryTimeout),
     clusterName: config.clusterName,

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { loadYaml } from "@kubernetes/client-node";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DurationError, parseDuration } from "../api/duration.ts";
-import { type OperatorConfig, parseOperatorConfig } from "../config/operator.ts";
+import { type OperatorConfig, parseOperatorConfig, type RunContext } from "../config/operator.ts";
 
 export const ROLES = ["all", "controller", "worker"] as const;
 export type Role = (typeof ROLES)[number];
@@ -34,6 +34,7 @@ export interface RunFlags {
   enableConfigTracking?: boolean;
   eventWebhook?: string;
   crossNamespaceRefs: boolean;
+  denyLocalDestinations?: boolean;
   slackUrl?: string;
   slackChannel?: string;
   slackUser?: string;
@@ -109,6 +110,11 @@ export function runOptions(command: Command): Command {
       "--no-cross-namespace-refs",
       "refuse MetricTemplate and AlertProvider references to other namespaces",
     )
+    .option(
+      "--deny-local-destinations <bool>",
+      "refuse loopback and link-local addresses for webhooks, metrics and alerts (default: true with the embedded Temporal server, else false)",
+      bool,
+    )
     .option("--slack-url <url>", "global Slack webhook (for Canaries without alerts of their own)")
     .option("--slack-channel <channel>", "global Slack channel")
     .option("--slack-user <name>", "global Slack user name")
@@ -144,7 +150,7 @@ function globalAlertFromFlags(flags: RunFlags): Record<string, unknown> | undefi
 }
 
 /** The operator configuration: the file, then the flags on top. */
-export function operatorConfig(flags: RunFlags): OperatorConfig {
+export function operatorConfig(flags: RunFlags, context?: RunContext): OperatorConfig {
   const file = flags.config ? (loadYaml(readFileSync(flags.config, "utf8")) as Record<string, unknown>) : {};
   const fromFlags: Record<string, unknown> = {
     meshProvider: flags.meshProvider,
@@ -155,8 +161,9 @@ export function operatorConfig(flags: RunFlags): OperatorConfig {
     enableConfigTracking: flags.enableConfigTracking,
     eventWebhook: flags.eventWebhook,
     noCrossNamespaceRefs: flags.crossNamespaceRefs === false ? true : undefined,
+    denyLocalDestinations: flags.denyLocalDestinations,
     globalAlertProvider: globalAlertFromFlags(flags),
   };
   const defined = Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined));
-  return parseOperatorConfig({ ...(file ?? {}), ...defined });
+  return parseOperatorConfig({ ...(file ?? {}), ...defined }, context);
 }

@@ -68,7 +68,7 @@ function leaseNamespace(flags: RunFlags): string {
 export async function runOperator(flags: RunFlags): Promise<void> {
   const log = createLogger(flags.logLevel);
   Runtime.install({ logger: temporalLogger(log) });
-  const config = operatorConfig(flags);
+  const config = operatorConfig(flags, { embeddedTemporal: loadTemporalSettings().mode === "embedded" });
   const kube = kubeClientOrExplain(flags);
   const stopping = new AbortController();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

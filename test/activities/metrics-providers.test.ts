@@ -44,6 +44,7 @@ function settings(address: string, credentials?: Record<string, string>): Provid
     credentials,
     credentialsSource: "Secret test/keys",
     timeoutMs: 2_000,
+    denyLocal: false,
   };
 }
 

@@ -34,6 +34,8 @@ export function realActivities(kube: KubeClient): CanaryActivities {
       metricsQueryTimeoutMs: 5000,
       clusterName: "test",
       globalAlertProvider: undefined,
+      crossNamespaceRefs: true,
+      denyLocalDestinations: false,
     },
   });
 }

@@ -5,13 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { callWebhook, runWebhooks, webhookPayload } from "../../activities/webhooks.ts";
+import { callWebhook, createRunWebhooks, webhookPayload } from "../../activities/webhooks.ts";
 import { WEBHOOK_TYPES, type WebhookType } from "../../src/api/canary.ts";
 import type { ResolvedWebhook } from "../../src/api/defaults.ts";
 import type { Target } from "../../workflows/activity-port.ts";
 import { freePort } from "../harness/process.ts";
 import { spec } from "../unit/helpers/specs.ts";
 import { type Receiver, startReceiver } from "./webhooks-servers.ts";
+
+const runWebhooks = createRunWebhooks({ config: { denyLocalDestinations: false } });
 
 function target(webhooks: Record<string, unknown>[]): Target {
   return {
@@ -172,7 +174,7 @@ describe("webhooks", () => {
     const result = await callWebhook(
       webhook,
       webhookPayload(canary, "Progressing", webhook),
-      Date.now() + 500,
+      { deadline: Date.now() + 500 },
     );
     const took = performance.now() - started;
     assert.equal(result.verdict, "error");
