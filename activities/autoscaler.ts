@@ -11,7 +11,7 @@ import type { KubeClient } from "../src/kube/client.ts";
 import type { CanaryIdentity } from "../src/kube/metadata.ts";
 import { RESOURCES } from "../src/kube/resources.ts";
 import { invalidSpec, required } from "./errors.ts";
-import { adopt } from "./ownership.ts";
+import { adopt, checkWritable } from "./ownership.ts";
 import { workloadType } from "./workload.ts";
 import { includedLabels, primaryName, withoutTooling } from "./workload-primary.ts";
 
@@ -64,11 +64,17 @@ export async function applyPrimaryAutoscaler(
     "create it, or remove spec.autoscalerRef",
   );
   const desired = buildPrimaryAutoscaler(hpa, spec, includeLabelPrefixes);
-  const applied = await kube.apply(
-    RESOURCES.horizontalPodAutoscalers,
-    namespace,
-    desired.metadata?.name ?? "",
-    desired,
+  const type = RESOURCES.horizontalPodAutoscalers;
+  const name = desired.metadata?.name ?? "";
+  checkWritable(
+    kube,
+    await kube.find(type, namespace, name),
+    { kind: "HorizontalPodAutoscaler", namespace, name },
+    owner,
+    {
+      fix: `delete it, or rename the HorizontalPodAutoscaler ${ref.name}`,
+    },
   );
-  await adopt(kube, RESOURCES.horizontalPodAutoscalers, applied, owner);
+  const applied = await kube.apply(type, namespace, name, desired);
+  await adopt(kube, type, applied, owner);
 }

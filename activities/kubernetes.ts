@@ -25,10 +25,11 @@ import type {
   Target,
   WaitReadyOptions,
 } from "../workflows/activity-port.ts";
+import { PRIMARY_ONLY, sameRoute } from "../workflows/decisions/routes.ts";
 import { waitBudgetMs, waitControl } from "./activity-context.ts";
 import { applyPrimaryAutoscaler } from "./autoscaler.ts";
 import { deadlineExceeded, guarded, notReady } from "./errors.ts";
-import { type CanaryObject, identityOf, readCanary } from "./ownership.ts";
+import { adopt, type CanaryObject, checkWritable, identityOf, readCanary } from "./ownership.ts";
 import { routerFor } from "./routing/registry.ts";
 import type { RouterContext } from "./routing/router.ts";
 import { reconcileServices, revertApexService } from "./services.ts";
@@ -94,6 +95,22 @@ function revisionAnnotation(workload: Workload): string | undefined {
   return workload.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION];
 }
 
+/**
+ * Whether an existing primary is only a first version that never became ready, which a new
+ * target revision replaces instead of waiting on it forever. A primary that was promoted (the
+ * Canary's status records a promotion) or is ready now is kept: it may be serving.
+ */
+function replacesUnpromoted(target: Target, canary: CanaryObject, primary: Workload): boolean {
+  const revision = revisionAnnotation(primary);
+  if (target.revision === undefined || target.revision === revision) return false;
+  if (canary.status?.lastPromotedSpec !== undefined) return false;
+  return !readiness(target.spec.targetRef.kind, primary, {
+    thresholdPercent: target.spec.analysis.primaryReadyThreshold,
+    nowMs: 0,
+    sinceMs: 0,
+  }).ready;
+}
+
 export function createKubernetesActivities(deps: KubernetesActivityDeps): KubernetesActivities {
   const { kube } = deps;
   const now = deps.now ?? Date.now;
@@ -133,16 +150,13 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     const workload = await readTarget(kube, namespace, spec);
     const label = targetLabel(workload, settings);
     const { kind } = spec.targetRef;
-    // An existing primary runs the last promoted revision: initialization never overwrites it.
-    const existing = await kube.find<Workload>(
-      workloadType(kind),
-      namespace,
-      primaryName(spec.targetRef.name),
-    );
-    if (!existing) {
+    const name = primaryName(spec.targetRef.name);
+    const existing = await kube.find<Workload>(workloadType(kind), namespace, name);
+    let primary = existing;
+    if (!existing || replacesUnpromoted(target, canary, existing)) {
       const configs = await targetConfigs(kube, namespace, workload, settings);
       await applyConfigCopies(kube, namespace, configs, settings, owner);
-      await applyPrimary(kube, kind, workload, {
+      primary = await applyPrimary(kube, kind, workload, {
         label,
         configs,
         settings,
@@ -150,18 +164,24 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
         replicas: Math.max((workload as V1Deployment).spec?.replicas ?? 1, 1),
       });
       await status.setTrackedConfigs(ref, trackedChecksums(configs));
+    } else {
+      // An existing primary runs the last promoted revision: never overwritten here, only checked.
+      checkWritable(kube, existing, { kind, namespace, name }, owner, {
+        fix: "delete it, or rename the target",
+      });
+      await adopt(kube, workloadType(kind), existing, owner);
     }
     await applyPrimaryAutoscaler(kube, namespace, spec, settings.includeLabelPrefixes, owner);
     await reconcileServices(kube, namespace, spec, label, workload, owner);
     await router.reconcile(routing(target), owner);
-    await awaitReady({
-      kind,
-      namespace,
-      name: primaryName(spec.targetRef.name),
-      thresholdPercent: spec.analysis.primaryReadyThreshold,
-    });
+    await awaitReady({ kind, namespace, name, thresholdPercent: spec.analysis.primaryReadyThreshold });
+    // A lost workflow may have left weight on the canary: all traffic goes to the (ready) primary
+    // before the target is scaled down, never after.
+    if (!sameRoute(await router.getRoutes(routing(target)), PRIMARY_ONLY)) {
+      await router.setRoutes(routing(target), PRIMARY_ONLY);
+    }
     if (!isScaledToZero(kind, workload)) await scaleToZero(kube, kind, namespace, spec.targetRef.name);
-    return { primaryRevision: existing ? revisionAnnotation(existing) : target.revision };
+    return { primaryRevision: primary ? revisionAnnotation(primary) : undefined };
   }
 
   async function primaryReadiness(target: Target): Promise<ReadinessReport> {

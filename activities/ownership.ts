@@ -15,10 +15,11 @@ import {
 } from "../src/kube/metadata.ts";
 import { RESOURCES, type ResourceType } from "../src/kube/resources.ts";
 import type { CanaryRef } from "../workflows/activity-port.ts";
-import { required } from "./errors.ts";
+import { invalidSpec, notReady, required } from "./errors.ts";
 
 export interface CanaryObject {
   readonly metadata: V1ObjectMeta & { readonly name: string; readonly uid: string };
+  readonly status?: { readonly lastPromotedSpec?: string };
 }
 
 /** The Canary itself: its UID makes owner references. Gone means the workflow has nothing to act on. */
@@ -61,6 +62,41 @@ export async function adopt(
     ...ownership,
     ...extra,
   ]);
+}
+
+/**
+ * Before the operator writes a generated object (`<target>-primary`, the `-primary`/`-canary`
+ * Services, the primary's autoscaler, `<config>-primary` copies): it must not exist, or be this
+ * Canary's. Also accepted: an object the operator created that is owned by nobody (its creation
+ * was interrupted before the owner reference was set, or it outlived a Canary deleted with
+ * `--cascade=orphan`), and, for `shared` config copies, one another Canary owns. Anything else
+ * belongs to someone else: refused, naming the object and `fix`.
+ */
+export function checkWritable(
+  kube: KubeClient,
+  existing: (Metadata & { kind?: string }) | undefined,
+  what: { readonly kind: string; readonly namespace: string; readonly name: string },
+  owner: CanaryIdentity,
+  options: { readonly fix: string; readonly shared?: boolean },
+): void {
+  if (!existing || isOwnedBy(existing, owner.uid)) return;
+  const references = existing.metadata?.ownerReferences ?? [];
+  const canaries = references.filter((ref) => ref.kind === "Canary");
+  if (options.shared && canaries.length > 0) return;
+  const object = `${what.kind} ${what.namespace}/${what.name}`;
+  if (canaries.some((ref) => ref.name === owner.name && ref.controller)) {
+    // Names are unique: a Canary of this name with another UID was deleted; the collector follows.
+    throw notReady(
+      `${object} still belongs to a deleted Canary ${what.namespace}/${owner.name}: waiting for the garbage collector to remove it`,
+    );
+  }
+  const createdByOperator = (existing.metadata?.managedFields ?? []).some(
+    (entry) => entry.manager === kube.fieldManager && entry.operation === "Apply",
+  );
+  if (references.length === 0 && createdByOperator) return;
+  throw invalidSpec(
+    `${object} exists and is not owned by Canary ${what.namespace}/${owner.name}: ${options.fix}`,
+  );
 }
 
 /** Managed by this Canary: created by it (owned), as opposed to taken over from the user. */

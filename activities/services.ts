@@ -10,7 +10,7 @@ import type { KubeClient } from "../src/kube/client.ts";
 import { type CanaryIdentity, ORIGINAL_CONFIGURATION_ANNOTATION } from "../src/kube/metadata.ts";
 import { RESOURCES } from "../src/kube/resources.ts";
 import { retryOnConflict } from "../src/kube/retry.ts";
-import { adopt, isManaged, originalOf, recordOriginal } from "./ownership.ts";
+import { adopt, checkWritable, isManaged, originalOf, recordOriginal } from "./ownership.ts";
 import { primaryName, type SelectorLabel, type Workload, withoutTooling } from "./workload-primary.ts";
 
 export type ServiceRole = "apex" | "primary" | "canary";
@@ -86,9 +86,10 @@ interface OriginalService {
 }
 
 /**
- * Applies the primary, canary and apex Services. One the user created before is taken over (its
- * selector and ports are recorded first, for finalize); one the operator creates is owned by the
- * Canary. An apex the kubernetes provider switched to the canary stays switched.
+ * Applies the primary, canary and apex Services. An apex the user created before is taken over
+ * (its selector and ports are recorded first, for finalize); the primary and canary Services must
+ * be free or the Canary's (checkWritable); what the operator creates is owned by the Canary. An
+ * apex the kubernetes provider switched to the canary stays switched.
  */
 export async function reconcileServices(
   kube: KubeClient,
@@ -103,20 +104,22 @@ export async function reconcileServices(
     const desired = buildService(spec, namespace, role, label, ports);
     const name = desired.metadata?.name ?? "";
     const existing = await kube.find<V1Service>(RESOURCES.services, namespace, name);
-    if (existing) {
+    if (role !== "apex") {
+      // Only the apex is taken over (Flagger's behaviour); the others are the operator's own.
+      checkWritable(kube, existing, { kind: "Service", namespace, name }, owner, {
+        fix: "delete it, or set spec.service.name to a name whose -primary and -canary Services are free",
+      });
+    } else if (existing) {
       // Initialization must not undo a blue/green switch the kubernetes provider made.
-      if (
-        role === "apex" &&
-        isManaged(existing, owner) &&
-        existing.spec?.selector?.[label.key] === label.value
-      ) {
+      if (isManaged(existing, owner) && existing.spec?.selector?.[label.key] === label.value) {
         desired.spec = { ...desired.spec, selector: existing.spec.selector };
       }
       const original: OriginalService = { selector: existing.spec?.selector, ports: existing.spec?.ports };
       await recordOriginal(kube, RESOURCES.services, existing, owner, original);
     }
     const applied = await kube.apply<V1Service>(RESOURCES.services, namespace, name, desired);
-    if (!existing) await adopt(kube, RESOURCES.services, applied, owner);
+    // A taken-over apex stays the user's; adopt is a no-op on what the Canary already owns.
+    if (role !== "apex" || !existing) await adopt(kube, RESOURCES.services, applied, owner);
   }
 }
 

@@ -14,7 +14,7 @@ import { SCALE_TO_ZERO_NODE_SELECTOR, SCALE_TO_ZERO_NODE_SELECTORS } from "../sr
 import { RESOURCES, type ResourceType } from "../src/kube/resources.ts";
 import type { WaitControl } from "./activity-context.ts";
 import { invalidSpec, required, targetNotFound } from "./errors.ts";
-import { adopt } from "./ownership.ts";
+import { adopt, checkWritable } from "./ownership.ts";
 import {
   buildConfigCopy,
   buildPrimary,
@@ -108,8 +108,19 @@ export async function applyConfigCopies(
   await Promise.all(
     configs.tracked.map(async ({ ref, object }) => {
       const type = ref.kind === "ConfigMap" ? RESOURCES.configMaps : RESOURCES.secrets;
+      const name = primaryName(ref.name);
+      checkWritable(
+        kube,
+        await kube.find(type, namespace, name),
+        { kind: ref.kind, namespace, name },
+        owner,
+        {
+          fix: `delete it, or rename the ${ref.kind} ${ref.name} the target uses`,
+          shared: true,
+        },
+      );
       const copy = buildConfigCopy(object, ref.kind, settings.includeLabelPrefixes);
-      const applied = await kube.apply(type, namespace, primaryName(ref.name), copy);
+      const applied = await kube.apply(type, namespace, name, copy);
       await adopt(kube, type, applied, owner, { controller: false });
     }),
   );
@@ -142,7 +153,17 @@ export async function applyPrimary(
     revision,
   });
   const type = workloadType(kind);
-  const applied = await kube.apply<Workload>(type, namespace, desired.metadata?.name ?? "", desired);
+  const name = desired.metadata?.name ?? "";
+  checkWritable(
+    kube,
+    await kube.find<Workload>(type, namespace, name),
+    { kind, namespace, name },
+    options.owner,
+    {
+      fix: "delete it, or rename the target",
+    },
+  );
+  const applied = await kube.apply<Workload>(type, namespace, name, desired);
   const setReplicas =
     kind === "Deployment" &&
     options.replicas !== undefined &&
