@@ -1,14 +1,16 @@
 /**
- * The controller: watches Canaries, their targets and the ConfigMaps/Secrets those use, and
+ * The controller: watches Canaries, their targets and the ConfigMaps/Secrets those use (Secrets
+ * as metadata only: the data of a Secret a target uses is read by name when it changes), and
  * brings each Canary's workflow up to date through one keyed work queue. Level-triggered: on
  * start, on every resync and when Temporal comes back it sends every Canary's current state,
  * which the workflow drops when it changes nothing. It never decides rollout logic.
  */
 import { randomUUID } from "node:crypto";
+import type { V1Secret } from "@kubernetes/client-node";
 import type { CanaryRef } from "../../workflows/activity-port.ts";
 import type { DefaultsOptions } from "../api/defaults.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
-import { type ConfigKind, type ConfigObject, configRefs } from "../kube/configs.ts";
+import { type ConfigKind, type ConfigObject, type ConfigRef, configRefs } from "../kube/configs.ts";
 import { createCanaryEvent } from "../kube/events.ts";
 import { addCanaryFinalizer, removeCanaryFinalizer } from "../kube/finalizer.ts";
 import { RESOURCES, type ResourceType } from "../kube/resources.ts";
@@ -54,6 +56,14 @@ export class Controller {
   readonly #informers: Informer[];
   readonly #targets: Record<"Deployment" | "DaemonSet", Informer>;
   readonly #configs: Partial<Record<ConfigKind, Informer>>;
+  /**
+   * The Secrets targets use, read by name, with the resourceVersion the metadata informer showed
+   * when they were read: the informer holds no Secret's data, and the revision needs its checksum.
+   */
+  readonly #secrets = new Map<
+    string,
+    { readonly resourceVersion: string | undefined; readonly secret: V1Secret }
+  >();
   /** What each Canary's workflow was last told, so an unchanged Canary costs no signal. */
   readonly #sent = new Map<string, string>();
   /** Canaries whose deletion the workflow was told of. */
@@ -71,9 +81,14 @@ export class Controller {
   constructor(options: ControllerOptions) {
     this.#o = options;
     this.#queue = new WorkQueue((key) => this.#reconcile(key), { concurrency: 8 });
-    const informer = (type: ResourceType, onChange: (o: KubeObject, kind: ChangeKind) => void) =>
+    const informer = (
+      type: ResourceType,
+      onChange: (o: KubeObject, kind: ChangeKind) => void,
+      metadataOnly = false,
+    ) =>
       new Informer(options.kube, type, {
         namespace: options.namespace,
+        metadataOnly,
         onChange: (o, kind) => {
           if (this.#synced) onChange(o, kind);
         },
@@ -87,7 +102,14 @@ export class Controller {
     this.#configs = options.configTracking
       ? {
           ConfigMap: informer(RESOURCES.configMaps, (o) => this.#configChanged("ConfigMap", o)),
-          Secret: informer(RESOURCES.secrets, (o) => this.#configChanged("Secret", o)),
+          Secret: informer(
+            RESOURCES.secrets,
+            (o, kind) => {
+              if (kind === "delete") this.#secrets.delete(keyOf(o));
+              this.#configChanged("Secret", o);
+            },
+            true,
+          ),
         }
       : {};
     this.#informers = [...Object.values(this.#targets), ...Object.values(this.#configs)];
@@ -142,7 +164,14 @@ export class Controller {
   resyncAll(): void {
     if (!this.#synced) return;
     this.#sent.clear();
-    for (const canary of this.#o.canaries.list()) this.#queue.add(keyOf(canary));
+    const used = new Set<string>();
+    for (const canary of this.#o.canaries.list()) {
+      this.#queue.add(keyOf(canary));
+      const namespace = canary.metadata?.namespace ?? "";
+      for (const ref of this.#secretRefs(namespace, canary as CanaryObject))
+        used.add(`${namespace}/${ref.name}`);
+    }
+    for (const key of this.#secrets.keys()) if (!used.has(key)) this.#secrets.delete(key);
     void this.#sweep();
   }
 
@@ -170,6 +199,42 @@ export class Controller {
       const target = targetRefOf(canary as CanaryObject);
       if (target?.kind === kind && target.name === name) this.#queue.add(keyOf(canary));
     }
+  }
+
+  /** The Secrets the Canary's target uses, as the target is in the informer cache. */
+  #secretRefs(namespace: string, canary: CanaryObject): ConfigRef[] {
+    const target = targetRefOf(canary);
+    if (!target || !this.#configs.Secret) return [];
+    const workload = this.#targets[target.kind].get(namespace, target.name) as Workload | undefined;
+    return configRefs(workload?.spec?.template?.spec).filter((r) => r.kind === "Secret");
+  }
+
+  /**
+   * Reads the Secrets the target uses whose metadata changed since they were last read, so that
+   * the revision can be computed from their data.
+   */
+  async #readSecrets(namespace: string, canary: CanaryObject): Promise<void> {
+    const informer = this.#configs.Secret;
+    if (!informer) return;
+    await Promise.all(
+      this.#secretRefs(namespace, canary).map(async ({ name }) => {
+        const key = `${namespace}/${name}`;
+        const seen = informer.get(namespace, name)?.metadata?.resourceVersion;
+        if (seen === undefined) return this.#secrets.delete(key);
+        if (this.#secrets.get(key)?.resourceVersion === seen) return;
+        const secret = await this.#o.kube.find<V1Secret>(RESOURCES.secrets, namespace, name);
+        if (secret) this.#secrets.set(key, { resourceVersion: seen, secret });
+        else this.#secrets.delete(key);
+      }),
+    );
+  }
+
+  /** A config as the revision needs it: a ConfigMap from its informer, a Secret as read by name. */
+  #config(namespace: string, kind: ConfigKind, name: string): ConfigObject | undefined {
+    if (kind === "ConfigMap")
+      return this.#configs.ConfigMap?.get(namespace, name) as ConfigObject | undefined;
+    if (!this.#configs.Secret?.get(namespace, name)) return undefined;
+    return this.#secrets.get(`${namespace}/${name}`)?.secret;
   }
 
   #configChanged(kind: ConfigKind, config: KubeObject): void {
@@ -212,10 +277,11 @@ export class Controller {
       return undefined;
     }
     this.#gone.delete(key);
+    await this.#readSecrets(namespace, canary);
     const decision = reconcileCanary({
       canary,
       target: (kind, target) => this.#targets[kind].get(namespace, target) as Workload | undefined,
-      config: (kind, config) => this.#configs[kind]?.get(namespace, config) as ConfigObject | undefined,
+      config: (kind, config) => this.#config(namespace, kind, config),
       configTracking: this.#o.configTracking,
       defaults: this.#o.defaults,
       policy: this.#o.policy,

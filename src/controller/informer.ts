@@ -4,8 +4,8 @@
  * error ends it, so this restarts it with a backoff (1 s doubling to 30 s) and says when the
  * cache is synced, which /readyz reports.
  */
-import { type KubernetesListObject, ListWatch, Watch } from "@kubernetes/client-node";
-import type { KubeClient, KubeObject } from "../kube/client.ts";
+import { type KubeConfig, type KubernetesListObject, ListWatch, Watch } from "@kubernetes/client-node";
+import { type KubeClient, type KubeObject, METADATA_ACCEPT } from "../kube/client.ts";
 import { type ResourceType, resourcePath } from "../kube/resources.ts";
 
 export type ChangeKind = "add" | "update" | "delete";
@@ -15,6 +15,43 @@ export interface InformerOptions {
   readonly namespace: string | undefined;
   readonly onChange: (object: KubeObject, kind: ChangeKind) => void;
   readonly onError?: (error: unknown, retryInMs: number) => void;
+  /**
+   * Keep only the objects' metadata (PartialObjectMetadata), without the annotation in which
+   * `kubectl apply` stores a whole copy of the object: for Secrets, whose data must not sit in
+   * this process's memory for every Secret of the cluster.
+   */
+  readonly metadataOnly?: boolean;
+}
+
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+function withoutLastApplied<T extends KubeObject>(object: T): T {
+  const annotations = object.metadata?.annotations;
+  if (annotations?.[LAST_APPLIED] === undefined) return object;
+  const { [LAST_APPLIED]: _copy, ...rest } = annotations;
+  return { ...object, metadata: { ...object.metadata, annotations: rest } };
+}
+
+/** A watch that asks for metadata only and drops the last-applied copy from every event's object. */
+class MetadataWatch extends Watch {
+  constructor(kubeConfig: KubeConfig) {
+    // The Watch authenticates through its config: this one also asks for PartialObjectMetadata.
+    const config = Object.create(kubeConfig) as KubeConfig;
+    config.applySecurityAuthentication = async (context) => {
+      await kubeConfig.applySecurityAuthentication(context);
+      context.setHeaderParam("Accept", METADATA_ACCEPT);
+    };
+    super(config);
+  }
+
+  override watch(...[path, query, callback, done]: Parameters<Watch["watch"]>): ReturnType<Watch["watch"]> {
+    return super.watch(
+      path,
+      query,
+      (phase, object, data) => callback(phase, object ? withoutLastApplied(object) : object, data),
+      done,
+    );
+  }
 }
 
 const firstRetryMs = 1000;
@@ -33,11 +70,16 @@ export class Informer<T extends KubeObject = KubeObject> {
   constructor(kube: KubeClient, type: ResourceType, options: InformerOptions) {
     this.type = type;
     this.#onError = options.onError;
-    const list = async (): Promise<KubernetesListObject<T>> =>
-      (await kube.list<T>(type, options.namespace)) as KubernetesListObject<T>;
+    const metadataOnly = options.metadataOnly === true;
+    const list = async (): Promise<KubernetesListObject<T>> => {
+      const listed = await kube.list<T>(type, options.namespace, { metadataOnly });
+      return (
+        metadataOnly ? { ...listed, items: listed.items.map(withoutLastApplied) } : listed
+      ) as KubernetesListObject<T>;
+    };
     this.#list = new ListWatch<T>(
       resourcePath(type, options.namespace),
-      new Watch(kube.kubeConfig),
+      metadataOnly ? new MetadataWatch(kube.kubeConfig) : new Watch(kube.kubeConfig),
       list,
       false,
     );

@@ -34,6 +34,11 @@ export const FIELD_MANAGER = "durable-canary";
 
 export type KubeObject = KubernetesObject & Record<string, unknown>;
 
+/** The Accept header that asks the API server for metadata only (PartialObjectMetadataList). */
+export const METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+/** The same for single objects and watch events (PartialObjectMetadata). */
+export const METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+
 export interface ListOptions {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
@@ -128,10 +133,11 @@ export class KubeClient {
   async list<T extends object = KubeObject>(
     type: ResourceType,
     namespace: string | undefined,
-    options: ListOptions = {},
+    options: ListOptions & { readonly metadataOnly?: boolean } = {},
   ): Promise<ObjectList<T>> {
     return (await this.#request("GET", type, namespace, undefined, {
       query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
+      ...(options.metadataOnly ? { accept: METADATA_LIST_ACCEPT } : {}),
     })) as ObjectList<T>;
   }
 
@@ -284,12 +290,18 @@ export class KubeClient {
     type: ResourceType,
     namespace: string | undefined,
     name: string | undefined,
-    options: { subresource?: string | undefined; body?: object; contentType?: string; query?: Query } = {},
+    options: {
+      subresource?: string | undefined;
+      body?: object;
+      contentType?: string;
+      query?: Query;
+      accept?: string;
+    } = {},
   ): Promise<unknown> {
     const config = this.#configuration;
     const path = resourcePath(type, namespace, name, options.subresource);
     const context = config.baseServer.makeRequestContext(path, HttpMethod[method]);
-    context.setHeaderParam("Accept", "application/json");
+    context.setHeaderParam("Accept", options.accept ?? "application/json");
     context.setSignal(AbortSignal.timeout(this.#requestTimeoutMs));
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) context.setQueryParam(key, value);
