@@ -100,7 +100,10 @@ export function createAlert(deps: AlertDependencies): (target: Target, alert: Al
             ? new DeliveryError(`${recipient.key}: ${error.message}`, error.retryable)
             : error instanceof DestinationError
               ? new DeliveryError(`${recipient.key}: ${error.message}`, false)
-              : new DeliveryError(`${recipient.key}: ${error instanceof Error ? error.message : error}`, true),
+              : new DeliveryError(
+                  `${recipient.key}: ${error instanceof Error ? error.message : error}`,
+                  true,
+                ),
         );
       }
     }

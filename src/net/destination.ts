@@ -11,7 +11,7 @@
  */
 import { type LookupAddress, lookup } from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
-import { redact } from "./redact.ts";
+import { redactUrl } from "./redact.ts";
 
 export type DestinationErrorKind = "invalid" | "denied";
 
@@ -149,8 +149,14 @@ export function checkAddress(address: string, source: string): URL {
   if (url === undefined || !/^https?:$/.test(url.protocol) || url.hostname === "") {
     throw new DestinationError(
       "invalid",
-      `${source} ${JSON.stringify(redact(address))} is not an absolute http(s) URL such as "https://host:port/path"`,
+      `${source} ${JSON.stringify(shown(address))} is not an absolute http(s) URL such as "https://host:port/path"`,
     );
   }
   return url;
+}
+
+/** A rejected address, redacted even without a scheme ("hooks.slack.com/services/..."). */
+function shown(address: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return redactUrl(address);
+  return redactUrl(`x://${address}`).slice("x://".length);
 }

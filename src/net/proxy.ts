@@ -101,7 +101,8 @@ function noProxyRules(value: string): NoProxyRule[] {
     const domain = domainToASCII(bare) || bare;
     rules.push(
       (host, port) =>
-        (host.endsWith(`.${domain}`) || (apex && host === domain)) && (entryPort === "" || entryPort === port),
+        (host.endsWith(`.${domain}`) || (apex && host === domain)) &&
+        (entryPort === "" || entryPort === port),
     );
   }
   return rules;

@@ -1,7 +1,8 @@
 /**
  * Local HTTP servers the analysis activity tests talk to: a receiver that records requests and
  * answers as the test says (webhooks, alert hooks, fake metric APIs), a TLS variant with a
- * self-signed certificate, a forward proxy, and a reverse proxy that demands credentials.
+ * self-signed certificate, a forward proxy (absolute-form requests and CONNECT tunnels), and a
+ * reverse proxy that demands credentials.
  */
 import {
   createServer as createHttpServer,
@@ -11,7 +12,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
@@ -142,9 +143,20 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
-/** A plain HTTP forward proxy (absolute-form requests), as a corporate egress proxy would be. */
-export async function startForwardProxy(): Promise<ProxyServer> {
+export interface ForwardProxy extends ProxyServer {
+  /** host:port of the CONNECT tunnels it opened (https through the proxy). */
+  readonly tunnels: string[];
+}
+
+/**
+ * A plain HTTP forward proxy (absolute-form requests and CONNECT tunnels), as a corporate egress
+ * proxy would be. With `connectTo`, it reaches every destination at that IP, keeping the port: a
+ * proxy's own view of names, so tests can use host names that only the proxy knows.
+ */
+export async function startForwardProxy(options: { connectTo?: string } = {}): Promise<ForwardProxy> {
   const forwarded: string[] = [];
+  const tunnels: string[] = [];
+  const sockets = new Set<Socket>();
   const server = createHttpServer(async (req, res) => {
     const body = await readBody(req);
     const target = req.url ?? "";
@@ -153,10 +165,39 @@ export async function startForwardProxy(): Promise<ProxyServer> {
       return;
     }
     forwarded.push(target);
-    forward(req, res, new URL(target), body);
+    const upstream = new URL(target);
+    if (options.connectTo !== undefined) upstream.hostname = options.connectTo;
+    forward(req, res, upstream, body);
+  });
+  server.on("connect", (req: IncomingMessage, client: Socket, head: Buffer) => {
+    const target = req.url ?? "";
+    tunnels.push(target);
+    const [host = "", port = "443"] = target.split(/:(?=\d+$)/);
+    const upstream = connect(Number(port), options.connectTo ?? host, () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+      socket.on("close", () => sockets.delete(socket));
+    }
   });
   const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, forwarded, close: () => shut(server) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    forwarded,
+    tunnels,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await shut(server);
+    },
+  };
 }
 
 /**
