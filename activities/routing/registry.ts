@@ -1,21 +1,22 @@
 /** The router for a Canary's provider: `spec.provider`, already defaulted to the operator's. */
-import type { Provider } from "../../src/api/canary.ts";
+import { type Provider, SUPPORTED_PROVIDERS, type SupportedProvider } from "../../src/api/canary.ts";
 import { invalidSpec } from "../errors.ts";
 import { GATEWAY_PROVIDER, gatewayApiRouter } from "./gatewayapi.ts";
 import { istioRouter } from "./istio.ts";
 import { kubernetesRouter } from "./kubernetes.ts";
 import type { Router } from "./router.ts";
 
-const routers: Partial<Record<Provider, Router>> = {
+// Keyed by the supported list, which validation also reads: a router cannot exist unlisted or lack one.
+const routers: Record<SupportedProvider, Router> = {
   [GATEWAY_PROVIDER]: gatewayApiRouter,
   istio: istioRouter,
   kubernetes: kubernetesRouter,
 };
 
-export const SUPPORTED_PROVIDERS = Object.keys(routers) as Provider[];
+export { SUPPORTED_PROVIDERS };
 
 export function routerFor(provider: Provider): Router {
-  const router = routers[provider];
+  const router = (routers as Partial<Record<Provider, Router>>)[provider];
   if (!router) {
     throw invalidSpec(
       `provider ${provider} is not supported yet: set spec.provider to one of ${SUPPORTED_PROVIDERS.join(", ")}`,

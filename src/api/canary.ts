@@ -7,7 +7,7 @@
  * (trafficPolicy, retries, corsPolicy, match, ...) keep every key, since the router owns them.
  */
 import { z } from "zod";
-import { DurationError, formatDuration, parseDuration } from "./duration.ts";
+import { DurationError, formatDuration, parseDuration, parsePrometheusDuration } from "./duration.ts";
 
 export const API_GROUP = "flagger.app";
 export const API_VERSION = "flagger.app/v1beta1";
@@ -31,6 +31,10 @@ export const TARGET_KINDS = ["Deployment", "DaemonSet"] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
 
 export const AUTOSCALER_KINDS = ["HorizontalPodAutoscaler", "ScaledObject"] as const;
+/** The autoscaler kinds the primary gets a copy of today; the others are "not supported yet". */
+export const SUPPORTED_AUTOSCALER_KINDS = [
+  "HorizontalPodAutoscaler",
+] as const satisfies readonly (typeof AUTOSCALER_KINDS)[number][];
 
 /** Traffic providers, as Flagger names them. */
 export const PROVIDERS = [
@@ -55,6 +59,74 @@ export const PROVIDERS = [
   "traefik",
 ] as const;
 export type Provider = (typeof PROVIDERS)[number];
+
+/**
+ * The providers durable-canary routes traffic for today (each has a router in
+ * activities/routing/registry.ts). Flagger's other names still parse, so validation can answer
+ * "not supported yet" rather than "unknown".
+ */
+export const SUPPORTED_PROVIDERS = [
+  "gatewayapi:v1",
+  "istio",
+  "kubernetes",
+] as const satisfies readonly Provider[];
+export type SupportedProvider = (typeof SUPPORTED_PROVIDERS)[number];
+
+const SECOND_MS = 1000;
+const HOUR_MS = 3600 * SECOND_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * Bounds of every value that becomes a timer, a timeout, a Prometheus range, a loop count or a
+ * Temporal payload. docs/validation.md gives the reason for each.
+ */
+export const LIMITS = {
+  minIntervalMs: 100,
+  maxIntervalMs: DAY_MS,
+  minMetricIntervalMs: SECOND_MS,
+  maxMetricIntervalMs: DAY_MS,
+  maxWebhookTimeoutMs: HOUR_MS,
+  maxRouteTimeoutMs: DAY_MS,
+  maxGateTimeoutMs: 30 * DAY_MS,
+  maxIterations: 1000,
+  maxThreshold: 1000,
+  maxWebhookRetries: 100,
+  maxProgressDeadlineSeconds: 86_400,
+  /** RFC 6265bis: user agents cap Max-Age at 400 days. */
+  maxCookieAgeSeconds: 400 * 86_400,
+  /** Metrics, webhooks, alerts and match conditions of one Canary. */
+  maxListItems: 50,
+  /** The resolved spec as JSON, which travels in the workflow's messages and history. */
+  maxSpecBytes: 128 * 1024,
+} as const;
+
+/** Kubernetes name rules (apimachinery's IsDNS1123Subdomain, IsDNS1123Label, IsDNS1035Label). */
+export const NAME_RULES = {
+  subdomain: { pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, max: 253 },
+  label: { pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, max: 63 },
+  dns1035: { pattern: /^[a-z]([-a-z0-9]*[a-z0-9])?$/, max: 63 },
+} as const;
+
+/** An HTTP token (RFC 9110): what header names and cookie names (RFC 6265) are made of. */
+export const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A CEL rule for the generated CRD, so the API server refuses the value at `kubectl apply`. */
+export interface CelRule {
+  readonly rule: string;
+  readonly message: string;
+  readonly messageExpression?: string;
+  readonly fieldPath?: string;
+}
+
+/** Schema metadata that the CRD generator copies into the structural schema. */
+function cel(...rules: CelRule[]) {
+  return { "x-kubernetes-validations": rules };
+}
+
+/** A CEL list literal of strings. */
+function celList(values: readonly string[]): string {
+  return `[${values.map((v) => `'${v}'`).join(", ")}]`;
+}
 
 export const WEBHOOK_TYPES = [
   "confirm-rollout",
@@ -118,57 +190,129 @@ function integer(min: number, max?: number) {
 
 const text = z.string(expect("a string"));
 const name = z.string(expect("a non-empty name")).min(1, expect("a non-empty name"));
+
+/** A Kubernetes object or namespace name; `what` names the rule in errors. */
+function kubeName(rule: keyof typeof NAME_RULES) {
+  const { pattern, max } = NAME_RULES[rule];
+  const what = {
+    subdomain:
+      "a Kubernetes object name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+    label: "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit",
+    dns1035:
+      "a DNS-1035 label (lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
+  }[rule];
+  return z
+    .string(expect(`${what})`))
+    .max(max, expect(`at most ${max} characters long`))
+    .regex(pattern, expect(`${what}, at most ${max} characters)`));
+}
+
+/** A header or cookie name: an HTTP token. */
+const token = z
+  .string(expect("an HTTP token (letters, digits and !#$%&'*+-.^_`|~)"))
+  .max(256, expect("at most 256 characters long"))
+  .regex(HTTP_TOKEN, expect("an HTTP token (letters, digits and !#$%&'*+-.^_`|~, no spaces)"));
+
+/** A list with at most LIMITS.maxListItems items. */
+function list<T extends z.ZodType>(item: T) {
+  return z.array(item).max(LIMITS.maxListItems, expect(`a list of at most ${LIMITS.maxListItems} items`));
+}
 const flag = z.boolean(expect("true or false"));
 const stringMap = z.record(z.string(), text, expect("a map of string keys to string values"));
 /** Objects owned by a router or mesh: kept whole, not interpreted here. */
 const passThrough = z.record(z.string(), z.unknown(), expect("an object"));
 
-/** A Go duration of at least `minMs`; `example` shows the expected form in errors. */
-function duration(minMs: number, example: string) {
-  return z.string(expect(`a duration such as ${example}`)).superRefine((value, ctx) => {
-    let ms: number;
-    try {
-      ms = parseDuration(value);
-    } catch (error) {
-      if (!(error instanceof DurationError)) throw error;
+/** The milliseconds of a duration, or the issue that says why it is not one `parse` accepts. */
+function durationMs(
+  value: string,
+  parse: (text: string) => number,
+  ctx: z.RefinementCtx,
+  message: (problem: string) => string,
+): number | undefined {
+  try {
+    return parse(value);
+  } catch (error) {
+    if (!(error instanceof DurationError)) throw error;
+    ctx.addIssue({ code: "custom", message: message(error.problem), input: value });
+    return undefined;
+  }
+}
+
+function bounds(ms: number, minMs: number, maxMs: number, ctx: z.RefinementCtx, value: string): void {
+  if (ms < minMs) {
+    ctx.addIssue({ code: "custom", message: `must be at least ${formatDuration(minMs)}`, input: value });
+  } else if (ms > maxMs) {
+    ctx.addIssue({ code: "custom", message: `must be at most ${formatDuration(maxMs)}`, input: value });
+  }
+}
+
+/**
+ * A Go duration between `minMs` and `maxMs` in whole milliseconds (timers and HTTP timeouts count
+ * milliseconds); `example` shows the expected form in errors.
+ */
+function duration(minMs: number, maxMs: number, example: string) {
+  const what = `a duration such as ${example}`;
+  return z.string(expect(what)).superRefine((value, ctx) => {
+    const ms = durationMs(
+      value,
+      parseDuration,
+      ctx,
+      (problem) => `must be ${what} (${problem}; units: ns, us, ms, s, m, h)`,
+    );
+    if (ms === undefined) return;
+    if (!Number.isInteger(ms)) {
       ctx.addIssue({
         code: "custom",
-        message: `must be a duration such as ${example} (${error.problem}; units: ns, us, ms, s, m, h)`,
+        message: `must be a whole number of milliseconds, such as ${example}: timers and timeouts count milliseconds`,
         input: value,
       });
       return;
     }
-    if (ms < minMs) {
-      ctx.addIssue({ code: "custom", message: `must be at least ${formatDuration(minMs)}`, input: value });
-    }
+    bounds(ms, minMs, maxMs, ctx, value);
   });
 }
 
 /** Metric windows go into PromQL range selectors, so they must be Prometheus durations. */
 const promDuration = z
   .string(expect('a Prometheus duration such as "1m" or "30s"'))
-  .regex(/^(\d+(ms|s|m|h|d|w|y))+$/, expect('a Prometheus duration such as "1m" or "30s"'));
-
-const httpUrl = z
-  .string(expect('an http(s) URL such as "http://loadtester.test/"'))
   .superRefine((value, ctx) => {
-    if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
-      ctx.addIssue({
-        code: "custom",
-        message: 'must be an http(s) URL such as "http://loadtester.test/"',
-        input: value,
-      });
-    }
+    const ms = durationMs(
+      value,
+      parsePrometheusDuration,
+      ctx,
+      () =>
+        'must be a Prometheus duration such as "1m" or "30s" (whole numbers with units y, w, d, h, m, s or ms, largest first)',
+    );
+    if (ms !== undefined) bounds(ms, LIMITS.minMetricIntervalMs, LIMITS.maxMetricIntervalMs, ctx, value);
   });
 
-const dnsLabel = z
-  .string(expect("a DNS-1035 label (lowercase letters, digits and '-', starting with a letter)"))
-  .regex(
-    /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/,
-    expect(
-      "a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters)",
-    ),
-  );
+const URL_EXAMPLE = '"http://loadtester.test/"';
+
+/**
+ * An absolute http(s) URL with a host. Credentials in it (user:password@) are refused: the HTTP
+ * client does not send them, and the address shows in statuses and events.
+ */
+const httpUrl = z
+  .string(expect(`an absolute http(s) URL such as ${URL_EXAMPLE}`))
+  .superRefine((value, ctx) => {
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    if (url === undefined || !/^https?:$/.test(url.protocol) || url.hostname === "") {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be an absolute http(s) URL such as ${URL_EXAMPLE}`,
+        input: value,
+      });
+    } else if (url.username !== "" || url.password !== "") {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "must not hold credentials (user:password@): they are not sent and would show in statuses and events; remove them and use a Secret (secretRef) where the resource has one",
+        input: url.host,
+      });
+    }
+  })
+  // Gives the scheme error at `kubectl apply` too; the controller's check above says the rest.
+  .meta({ pattern: "^[Hh][Tt][Tt][Pp][Ss]?://" });
 
 // ---- references ----
 
@@ -181,23 +325,40 @@ const ObjectReferenceSchema = z.object({
 export const TargetRefSchema = z.object({
   apiVersion: name,
   kind: z.enum(TARGET_KINDS),
-  name,
+  name: kubeName("subdomain"),
 });
 export type TargetRef = z.infer<typeof TargetRefSchema>;
 
-export const AutoscalerRefSchema = z.object({
-  apiVersion: name,
-  kind: z.enum(AUTOSCALER_KINDS),
-  name,
-  primaryScalerQueries: stringMap.optional(),
-  primaryScalerReplicas: z
-    .object({ minReplicas: integer(1).optional(), maxReplicas: integer(1).optional() })
-    .optional(),
-});
+export const AutoscalerRefSchema = z
+  .object({
+    apiVersion: name,
+    kind: z.enum(AUTOSCALER_KINDS),
+    name: kubeName("subdomain"),
+    primaryScalerQueries: stringMap.optional(),
+    primaryScalerReplicas: z
+      .object({ minReplicas: integer(1).optional(), maxReplicas: integer(1).optional() })
+      .meta(
+        cel({
+          rule: "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
+          message: "minReplicas must not exceed maxReplicas",
+        }),
+      )
+      .optional(),
+  })
+  .meta(
+    cel({
+      rule: `self.kind in ${celList(SUPPORTED_AUTOSCALER_KINDS)}`,
+      message: `this autoscaler kind is not supported yet: use ${SUPPORTED_AUTOSCALER_KINDS.join(", ")}, or remove autoscalerRef`,
+      messageExpression: `'kind ' + self.kind + ' is not supported yet: use ${SUPPORTED_AUTOSCALER_KINDS.join(", ")}, or remove autoscalerRef'`,
+    }),
+  );
 export type AutoscalerRef = z.infer<typeof AutoscalerRefSchema>;
 
 /** A reference to another object that may live in another namespace (templates, alert providers). */
-export const NamespacedRefSchema = z.object({ name, namespace: z.string(expect("a namespace")).optional() });
+export const NamespacedRefSchema = z.object({
+  name: kubeName("subdomain"),
+  namespace: kubeName("label").optional(),
+});
 export type NamespacedRef = z.infer<typeof NamespacedRefSchema>;
 
 // ---- HTTP match conditions: Istio style and Gateway API style ----
@@ -275,7 +436,7 @@ const GatewayRefSchema = z.looseObject({
 
 export const CanaryServiceSchema = z.object({
   /** Apex service name; defaults to targetRef.name. `-primary` and `-canary` services derive from it. */
-  name: dnsLabel.optional(),
+  name: kubeName("dns1035").optional(),
   port: integer(1, 65535),
   portName: text.optional(),
   targetPort: z
@@ -285,13 +446,13 @@ export const CanaryServiceSchema = z.object({
   trafficDistribution: text.optional(),
   portDiscovery: flag.optional(),
   headless: flag.optional(),
-  timeout: duration(1, '"30s"').optional(),
-  backendTimeout: duration(1, '"30s"').optional(),
+  timeout: duration(1, LIMITS.maxRouteTimeoutMs, '"30s"').optional(),
+  backendTimeout: duration(1, LIMITS.maxRouteTimeoutMs, '"30s"').optional(),
   gateways: z.array(text).optional(),
   gatewayRefs: z.array(GatewayRefSchema).optional(),
   hosts: z.array(text).optional(),
   delegation: flag.optional(),
-  match: z.array(HttpMatchSchema).optional(),
+  match: list(HttpMatchSchema).optional(),
   rewrite: z
     .looseObject({ uri: text.optional(), authority: text.optional(), type: text.optional() })
     .optional(),
@@ -313,7 +474,12 @@ export type CanaryService = z.infer<typeof CanaryServiceSchema>;
 
 // ---- analysis ----
 
-export const ThresholdRangeSchema = z.object({ min: z.number().optional(), max: z.number().optional() });
+export const ThresholdRangeSchema = z.object({ min: z.number().optional(), max: z.number().optional() }).meta(
+  cel({
+    rule: "!has(self.min) || !has(self.max) || self.min <= self.max",
+    message: "min must not exceed max: no value could pass",
+  }),
+);
 export type ThresholdRange = z.infer<typeof ThresholdRangeSchema>;
 
 export const CanaryMetricSchema = z.object({
@@ -330,24 +496,31 @@ export const CanaryMetricSchema = z.object({
 });
 export type CanaryMetric = z.infer<typeof CanaryMetricSchema>;
 
-export const CanaryWebhookSchema = z.object({
-  name,
-  /** Empty or absent means `rollout`, as in Flagger. */
-  type: z.enum([...WEBHOOK_TYPES, ""], expect(`one of ${WEBHOOK_TYPES.join(", ")}`)).optional(),
-  url: httpUrl,
-  timeout: duration(1, '"10s"').optional(),
-  retries: integer(0).optional(),
-  disableTLS: flag.optional(),
-  muteAlert: flag.optional(),
-  metadata: stringMap.optional(),
-  /**
-   * durable-canary extension, gate webhooks only (confirm-rollout, confirm-traffic-increase,
-   * confirm-promotion): how long the gate may stay closed before the rollout is rolled back.
-   * Overrides `analysis.gateTimeout` for this webhook's gate; when several webhooks of one
-   * gate set it, the shortest applies.
-   */
-  gateTimeout: duration(1, '"30m"').optional(),
-});
+export const CanaryWebhookSchema = z
+  .object({
+    name,
+    /** Empty or absent means `rollout`, as in Flagger. */
+    type: z.enum([...WEBHOOK_TYPES, ""], expect(`one of ${WEBHOOK_TYPES.join(", ")}`)).optional(),
+    url: httpUrl,
+    timeout: duration(1, LIMITS.maxWebhookTimeoutMs, '"10s"').optional(),
+    retries: integer(0, LIMITS.maxWebhookRetries).optional(),
+    disableTLS: flag.optional(),
+    muteAlert: flag.optional(),
+    metadata: stringMap.optional(),
+    /**
+     * durable-canary extension, gate webhooks only (confirm-rollout, confirm-traffic-increase,
+     * confirm-promotion): how long the gate may stay closed before the rollout is rolled back.
+     * Overrides `analysis.gateTimeout` for this webhook's gate; when several webhooks of one
+     * gate set it, the shortest applies.
+     */
+    gateTimeout: duration(1, LIMITS.maxGateTimeoutMs, '"30m"').optional(),
+  })
+  .meta(
+    cel({
+      rule: `!has(self.gateTimeout) || (has(self.type) && self.type in ${celList(GATE_TYPES)})`,
+      message: `gateTimeout applies only to gate webhooks (type ${GATE_TYPES.join(", ")}): remove it`,
+    }),
+  );
 export type CanaryWebhook = z.infer<typeof CanaryWebhookSchema>;
 
 export const CanaryAlertSchema = z.object({
@@ -358,77 +531,165 @@ export const CanaryAlertSchema = z.object({
 });
 export type CanaryAlert = z.infer<typeof CanaryAlertSchema>;
 
-export const SessionAffinitySchema = z.object({
-  cookieName: name,
-  primaryCookieName: text.optional(),
-  domain: text.optional(),
-  httpOnly: flag.optional(),
-  maxAge: integer(1).optional(),
-  partitioned: flag.optional(),
-  path: text.optional(),
-  sameSite: z.enum(["Strict", "Lax", "None"]).optional(),
-  secure: flag.optional(),
-});
+export const SessionAffinitySchema = z
+  .object({
+    cookieName: token,
+    primaryCookieName: token.optional(),
+    domain: z
+      .string(expect('a cookie domain such as "example.com"'))
+      .regex(
+        /^\.?[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/,
+        expect('a cookie domain such as "example.com" (a host name, no scheme, port or path)'),
+      )
+      .optional(),
+    httpOnly: flag.optional(),
+    maxAge: integer(1, LIMITS.maxCookieAgeSeconds).optional(),
+    partitioned: flag.optional(),
+    path: z
+      .string(expect('a cookie path such as "/"'))
+      .regex(
+        /^\/[!-:<-~]*$/,
+        expect('a cookie path such as "/" (starting with /, visible ASCII characters but ";")'),
+      )
+      .optional(),
+    sameSite: z.enum(["Strict", "Lax", "None"]).optional(),
+    secure: flag.optional(),
+  })
+  .meta(
+    cel({
+      rule: "!has(self.primaryCookieName) || self.primaryCookieName != self.cookieName",
+      message: "primaryCookieName must differ from cookieName, or one cookie would send users both ways",
+    }),
+  );
 export type SessionAffinity = z.infer<typeof SessionAffinitySchema>;
 
-export const CanaryAnalysisSchema = z.object({
-  /** Time between analysis steps; Go duration, at least 100ms (Flagger's floor is 10s). */
-  interval: duration(100, '"1m" or "30s"').optional(),
-  /** Number of analysis runs for blue/green and A/B testing. */
-  iterations: integer(1).optional(),
-  /** Mirror traffic to the canary (blue/green throughout, canary for one step). */
-  mirror: flag.optional(),
-  mirrorWeight: integer(0, 100).optional(),
-  maxWeight: integer(1, 100).optional(),
-  stepWeight: integer(1, 100).optional(),
-  stepWeights: z.array(integer(1, 100)).min(1, expect("a non-empty list of weights")).optional(),
-  stepWeightPromotion: integer(1, 100).optional(),
-  /** Failed checks tolerated before rollback. */
-  threshold: integer(1).optional(),
-  primaryReadyThreshold: integer(0, 100).optional(),
-  canaryReadyThreshold: integer(0, 100).optional(),
-  alerts: z.array(CanaryAlertSchema).optional(),
-  metrics: z.array(CanaryMetricSchema).optional(),
-  webhooks: z.array(CanaryWebhookSchema).optional(),
-  /** A/B testing conditions; with `iterations` they select the A/B strategy. */
-  match: z.array(HttpMatchSchema).optional(),
-  sessionAffinity: SessionAffinitySchema.optional(),
-  /**
-   * durable-canary extension: how long any gate (confirm-rollout, confirm-traffic-increase,
-   * confirm-promotion) may stay closed before the rollout is rolled back. Unset means gates wait
-   * forever, as in Flagger. A gate webhook's own `gateTimeout` overrides it.
-   */
-  gateTimeout: duration(1, '"30m"').optional(),
-});
+export const CanaryAnalysisSchema = z
+  .object({
+    /** Time between analysis steps; Go duration, at least 100ms (Flagger's floor is 10s). */
+    interval: duration(LIMITS.minIntervalMs, LIMITS.maxIntervalMs, '"1m" or "30s"').optional(),
+    /** Number of analysis runs for blue/green and A/B testing. */
+    iterations: integer(1, LIMITS.maxIterations).optional(),
+    /** Mirror traffic to the canary (blue/green throughout, canary for one step). */
+    mirror: flag.optional(),
+    mirrorWeight: integer(0, 100).optional(),
+    maxWeight: integer(1, 100).optional(),
+    stepWeight: integer(1, 100).optional(),
+    stepWeights: z
+      .array(integer(1, 100))
+      .min(1, expect("a non-empty list of weights"))
+      // Strictly increasing weights of 1 to 100 are at most 100; the bound also prices the CEL rule.
+      .max(100, expect("a list of at most 100 weights"))
+      .meta(
+        cel({
+          // Sorted with each weight once is strictly increasing.
+          rule: "self.isSorted() && self.all(w, self.exists_one(x, x == w))",
+          message: "must be strictly increasing, e.g. [5, 10, 25, 50]",
+        }),
+      )
+      .optional(),
+    stepWeightPromotion: integer(1, 100).optional(),
+    /** Failed checks tolerated before rollback. */
+    threshold: integer(1, LIMITS.maxThreshold).optional(),
+    primaryReadyThreshold: integer(0, 100).optional(),
+    canaryReadyThreshold: integer(0, 100).optional(),
+    alerts: list(CanaryAlertSchema).optional(),
+    metrics: list(CanaryMetricSchema).optional(),
+    webhooks: list(CanaryWebhookSchema).optional(),
+    /** A/B testing conditions; with `iterations` they select the A/B strategy. */
+    match: list(HttpMatchSchema).optional(),
+    sessionAffinity: SessionAffinitySchema.optional(),
+    /**
+     * durable-canary extension: how long any gate (confirm-rollout, confirm-traffic-increase,
+     * confirm-promotion) may stay closed before the rollout is rolled back. Unset means gates wait
+     * forever, as in Flagger. A gate webhook's own `gateTimeout` overrides it.
+     */
+    gateTimeout: duration(1, LIMITS.maxGateTimeoutMs, '"30m"').optional(),
+  })
+  .meta(
+    cel(
+      {
+        rule: "!(has(self.stepWeight) && has(self.stepWeights))",
+        message: "stepWeight and stepWeights are mutually exclusive: keep one",
+      },
+      {
+        rule: "!has(self.stepWeight) || !has(self.maxWeight) || self.maxWeight >= self.stepWeight",
+        message: "maxWeight must be at least stepWeight",
+      },
+    ),
+  );
 export type CanaryAnalysis = z.infer<typeof CanaryAnalysisSchema>;
 
 // ---- Canary ----
 
-export const CanarySpecSchema = z.object(
+/** How to change a field the rollout is built on: the workflow cannot move a live rollout. */
+const RECREATE = "delete the Canary and create it again";
+
+/**
+ * Rules the API server applies at `kubectl apply`. Those naming `oldSelf` are transition rules: they
+ * run on updates only, and keep the fields a live rollout is built on (its target, its Services,
+ * its router) from changing under it.
+ */
+const CANARY_SPEC_RULES: readonly CelRule[] = [
   {
-    /** Overrides the operator's default traffic provider for this canary. */
-    provider: z.enum(PROVIDERS).optional(),
-    metricsServer: text.optional(),
-    targetRef: TargetRefSchema,
-    autoscalerRef: AutoscalerRefSchema.optional(),
-    ingressRef: ObjectReferenceSchema.optional(),
-    routeRef: ObjectReferenceSchema.optional(),
-    upstreamRef: ObjectReferenceSchema.extend({ namespace: text.optional() }).optional(),
-    service: CanaryServiceSchema,
-    analysis: CanaryAnalysisSchema.optional(),
-    /** @deprecated Flagger's old name for `analysis`, read when `analysis` is absent. */
-    canaryAnalysis: CanaryAnalysisSchema.optional(),
-    /** Seconds the canary may take to become ready before it is rolled back. */
-    progressDeadlineSeconds: integer(1).optional(),
-    /** Promote without analysis (the canary must still become ready). */
-    skipAnalysis: flag.optional(),
-    /** On deletion, give the target back its traffic and replicas. */
-    revertOnDeletion: flag.optional(),
-    /** Freeze the canary: no new rollout starts and a running one holds where it is. */
-    suspend: flag.optional(),
+    rule: "self.targetRef.kind == oldSelf.targetRef.kind && self.targetRef.name == oldSelf.targetRef.name",
+    message: `targetRef cannot change on a live Canary: ${RECREATE} with the new target`,
+    fieldPath: ".targetRef",
   },
-  expect("an object"),
-);
+  {
+    // The Services are named after service.name, or targetRef.name when it is unset.
+    rule:
+      "(has(self.service.name) ? self.service.name : self.targetRef.name) == " +
+      "(has(oldSelf.service.name) ? oldSelf.service.name : oldSelf.targetRef.name)",
+    message: `service.name cannot change on a live Canary: ${RECREATE} with the new name`,
+    fieldPath: ".service",
+  },
+  {
+    // Unset means the operator's default, which the API server does not know: unset stays unset.
+    rule: "(has(self.provider) ? self.provider : '') == (has(oldSelf.provider) ? oldSelf.provider : '')",
+    message: `provider cannot be set, changed or removed on a live Canary: ${RECREATE} with the new provider`,
+    fieldPath: ".provider",
+  },
+  {
+    rule: `!has(self.provider) || self.provider in ${celList(SUPPORTED_PROVIDERS)}`,
+    message: `this provider is not supported yet: set provider to one of ${SUPPORTED_PROVIDERS.join(", ")}`,
+    messageExpression: `'provider ' + self.provider + ' is not supported yet: set provider to one of ${SUPPORTED_PROVIDERS.join(", ")}'`,
+    fieldPath: ".provider",
+  },
+  {
+    rule: "!(self.targetRef.kind == 'DaemonSet' && has(self.autoscalerRef))",
+    message:
+      "autoscalerRef cannot be used with a DaemonSet target (DaemonSets have no replicas to scale): remove autoscalerRef",
+    fieldPath: ".autoscalerRef",
+  },
+];
+
+export const CanarySpecSchema = z
+  .object(
+    {
+      /** Overrides the operator's default traffic provider for this canary. */
+      provider: z.enum(PROVIDERS).optional(),
+      metricsServer: httpUrl.optional(),
+      targetRef: TargetRefSchema,
+      autoscalerRef: AutoscalerRefSchema.optional(),
+      ingressRef: ObjectReferenceSchema.optional(),
+      routeRef: ObjectReferenceSchema.optional(),
+      upstreamRef: ObjectReferenceSchema.extend({ namespace: text.optional() }).optional(),
+      service: CanaryServiceSchema,
+      analysis: CanaryAnalysisSchema.optional(),
+      /** @deprecated Flagger's old name for `analysis`, read when `analysis` is absent. */
+      canaryAnalysis: CanaryAnalysisSchema.optional(),
+      /** Seconds the canary may take to become ready before it is rolled back. */
+      progressDeadlineSeconds: integer(1, LIMITS.maxProgressDeadlineSeconds).optional(),
+      /** Promote without analysis (the canary must still become ready). */
+      skipAnalysis: flag.optional(),
+      /** On deletion, give the target back its traffic and replicas. */
+      revertOnDeletion: flag.optional(),
+      /** Freeze the canary: no new rollout starts and a running one holds where it is. */
+      suspend: flag.optional(),
+    },
+    expect("an object"),
+  )
+  .meta(cel(...CANARY_SPEC_RULES));
 export type CanarySpec = z.infer<typeof CanarySpecSchema>;
 
 export const CanaryConditionSchema = z.object({

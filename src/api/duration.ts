@@ -24,8 +24,8 @@ export class DurationError extends Error {
   /** What is wrong, without the input, e.g. "missing unit after 10". */
   readonly problem: string;
 
-  constructor(text: string, problem: string) {
-    super(`invalid duration ${JSON.stringify(text)}: ${problem}; ${UNITS_HINT}`);
+  constructor(text: string, problem: string, hint = UNITS_HINT) {
+    super(`invalid duration ${JSON.stringify(text)}: ${problem}; ${hint}`);
     this.problem = problem;
   }
 }
@@ -78,4 +78,36 @@ export function formatDuration(ms: number): string {
   }
   if (rest > 0) parts.push(`${Number(rest.toFixed(6))}ms`);
   return sign + parts.join("");
+}
+
+/** Prometheus duration units, largest first: the order Prometheus requires them in. */
+const PROMETHEUS_UNITS_MS: readonly (readonly [string, number])[] = [
+  ["y", 365 * 86_400_000],
+  ["w", 7 * 86_400_000],
+  ["d", 86_400_000],
+  ["h", 3_600_000],
+  ["m", 60_000],
+  ["s", 1000],
+  ["ms", 1],
+];
+
+/** Whole numbers with units, largest first, each unit at most once: what a PromQL range selector takes. */
+const PROMETHEUS_DURATION = new RegExp(
+  `^${PROMETHEUS_UNITS_MS.map(([unit]) => `(?:(\\d+)${unit})?`).join("")}$`,
+);
+
+/**
+ * Parses a Prometheus duration ("1m", "1h30m", "2d") to milliseconds; throws DurationError when
+ * Prometheus would refuse it (fractions, Go-only units such as "us", units out of order).
+ */
+export function parsePrometheusDuration(text: string): number {
+  const match = text === "" ? null : PROMETHEUS_DURATION.exec(text);
+  if (match === null) {
+    throw new DurationError(
+      text,
+      "not a Prometheus duration (whole numbers with units y, w, d, h, m, s, ms, largest first)",
+      'e.g. "30s", "1m" or "1h30m"',
+    );
+  }
+  return PROMETHEUS_UNITS_MS.reduce((ms, [, size], i) => ms + Number(match[i + 1] ?? 0) * size, 0);
 }

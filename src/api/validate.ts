@@ -11,9 +11,16 @@ import {
   type CanarySpec,
   CanarySpecSchema,
   GATE_TYPES,
+  HTTP_TOKEN,
+  type HttpMatch,
+  LIMITS,
   type MetricTemplateSpec,
   MetricTemplateSpecSchema,
+  NAME_RULES,
   type Provider,
+  SUPPORTED_AUTOSCALER_KINDS,
+  SUPPORTED_PROVIDERS,
+  type SupportedProvider,
 } from "./canary.ts";
 import {
   applyDefaults,
@@ -21,7 +28,9 @@ import {
   DEFAULTS,
   type DefaultsOptions,
   type ResolvedCanarySpec,
+  serviceNames,
 } from "./defaults.ts";
+import { parseDuration } from "./duration.ts";
 
 export type Validation<T> =
   | { readonly ok: true; readonly spec: T; readonly warnings: readonly string[] }
@@ -37,7 +46,24 @@ export function validateCanary(spec: unknown, options: DefaultsOptions = {}): Va
   const findings = new Findings();
   checkCanary(parsed.spec, options.defaultProvider, findings);
   if (findings.errors.length > 0) return { ok: false, errors: findings.errors };
-  return { ok: true, spec: applyDefaults(parsed.spec, options), warnings: findings.warnings };
+  const resolved = applyDefaults(parsed.spec, options);
+  const tooLarge = sizeProblem(resolved);
+  if (tooLarge !== undefined) return { ok: false, errors: [tooLarge] };
+  return { ok: true, spec: resolved, warnings: findings.warnings };
+}
+
+/**
+ * The resolved spec is the workflow's input and travels in its signals and activity inputs, each
+ * copy kept in the history: refuse one that would make payloads and histories heavy.
+ */
+function sizeProblem(spec: ResolvedCanarySpec): string | undefined {
+  const bytes = new TextEncoder().encode(JSON.stringify(spec)).length;
+  if (bytes <= LIMITS.maxSpecBytes) return undefined;
+  const kib = (n: number) => `${Math.ceil(n / 1024)} KiB`;
+  return (
+    `spec is too large: ${kib(bytes)} with defaults applied, more than the ${kib(LIMITS.maxSpecBytes)} a Canary may hold ` +
+    "(it travels in the rollout's workflow messages): shorten the largest values, such as webhook metadata, templateVariables or match lists"
+  );
 }
 
 export function validateMetricTemplate(spec: unknown): Validation<MetricTemplateSpec> {
@@ -111,6 +137,12 @@ function article(noun: string): string {
   return /^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`;
 }
 
+/** A map entry's path: "headers.user", or "headers[\"x-user\"]" for keys that are not identifiers. */
+function keyPath(base: string, key: string): string {
+  const path = fieldPath([key]);
+  return path.startsWith("[") ? `${base}${path}` : `${base}.${path}`;
+}
+
 /** ["a"] → "a"; ["a", "b"] → "a or b"; more → "one of a, b, c". */
 function alternatives(values: readonly string[]): string {
   if (values.length <= 2) return values.join(" or ");
@@ -133,6 +165,17 @@ class Findings {
 }
 
 function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, findings: Findings): void {
+  const provider = spec.provider ?? defaultProvider ?? DEFAULTS.provider;
+  checkProvider(provider, spec.provider !== undefined, findings);
+  checkNames(spec, findings);
+  checkRouteTimeouts(spec, provider, findings);
+  checkHeaderNames(spec.service.match, "service.match", findings);
+  const scalerKind = spec.autoscalerRef?.kind;
+  if (scalerKind !== undefined && !(SUPPORTED_AUTOSCALER_KINDS as readonly string[]).includes(scalerKind)) {
+    findings.error(
+      `autoscalerRef.kind ${scalerKind} is not supported yet: use ${SUPPORTED_AUTOSCALER_KINDS.join(", ")}, or remove autoscalerRef`,
+    );
+  }
   if (spec.targetRef.kind === "DaemonSet" && spec.autoscalerRef !== undefined) {
     findings.error(
       "autoscalerRef cannot be used with a DaemonSet target (DaemonSets have no replicas to scale): remove autoscalerRef",
@@ -162,11 +205,118 @@ function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, fi
   }
   const key = spec.analysis === undefined ? "canaryAnalysis" : "analysis";
   const analysis = (spec.analysis ?? spec.canaryAnalysis) as CanaryAnalysis;
-  const provider = spec.provider ?? defaultProvider ?? DEFAULTS.provider;
 
   checkStrategyFields(analysis, key, provider, spec.skipAnalysis ?? false, findings);
   checkMetrics(analysis, key, findings);
   checkWebhooks(analysis, key, findings);
+  checkHeaderNames(analysis.match, `${key}.match`, findings);
+  const affinity = analysis.sessionAffinity;
+  if (affinity?.primaryCookieName !== undefined && affinity.primaryCookieName === affinity.cookieName) {
+    findings.error(
+      `${key}.sessionAffinity.primaryCookieName must differ from cookieName (${affinity.cookieName}), or one cookie would send users both ways: rename one`,
+    );
+  }
+}
+
+function checkProvider(provider: Provider, explicit: boolean, findings: Findings): void {
+  if ((SUPPORTED_PROVIDERS as readonly string[]).includes(provider)) return;
+  const supported = SUPPORTED_PROVIDERS.join(", ");
+  findings.error(
+    explicit
+      ? `provider ${provider} is not supported yet: set provider to one of ${supported}`
+      : `provider is unset and the operator's default provider ${provider} is not supported yet: set provider to one of ${supported}, or change the operator's --mesh-provider`,
+  );
+}
+
+/**
+ * Names built from the spec, checked after their suffixes: `<service>-primary` and `-canary` are
+ * Services (DNS-1035 labels of at most 63 characters), `<target>-primary` and `<autoscaler>-primary`
+ * are objects (at most 253 characters).
+ */
+function checkNames(spec: CanarySpec, findings: Findings): void {
+  const names = serviceNames(spec);
+  const serviceField = spec.service.name === undefined ? "targetRef.name" : "service.name";
+  const fix = spec.service.name === undefined ? "set service.name to" : "use";
+  if (spec.service.name === undefined && !NAME_RULES.dns1035.pattern.test(names.apex)) {
+    findings.error(
+      `targetRef.name ${names.apex} is also the Service name while service.name is unset, and a Service name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter): set service.name`,
+    );
+  }
+  const serviceMax = NAME_RULES.dns1035.max;
+  if (names.primary.length > serviceMax) {
+    findings.error(
+      `${serviceField} is too long: the Service ${names.primary} would have ${names.primary.length} characters, more than the ${serviceMax} a Service name may have: ${fix} a name of at most ${serviceMax - "-primary".length} characters`,
+    );
+  }
+  const objectMax = NAME_RULES.subdomain.max;
+  const copies: [string, string, string][] = [
+    ["targetRef.name", spec.targetRef.name, spec.targetRef.kind],
+    ...(spec.autoscalerRef === undefined
+      ? []
+      : [
+          ["autoscalerRef.name", spec.autoscalerRef.name, spec.autoscalerRef.kind] as [
+            string,
+            string,
+            string,
+          ],
+        ]),
+  ];
+  for (const [field, name, kind] of copies) {
+    const copy = `${name}-primary`;
+    if (copy.length > objectMax) {
+      findings.error(
+        `${field} is too long: the primary's ${kind} ${name.slice(0, 20)}...-primary would have ${copy.length} characters, more than the ${objectMax} a name may have: use a name of at most ${objectMax - "-primary".length} characters`,
+      );
+    }
+  }
+}
+
+const GATEWAY_PROVIDER: SupportedProvider = "gatewayapi:v1";
+/** Gateway API's Duration (GEP-2257): whole numbers of h, m, s or ms, at most four of them. */
+const GATEWAY_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
+
+/** The Gateway API takes route timeouts in its own duration format, the request's bounding the backend's. */
+function checkRouteTimeouts(spec: CanarySpec, provider: Provider, findings: Findings): void {
+  if (provider !== GATEWAY_PROVIDER) return;
+  const { timeout, backendTimeout } = spec.service;
+  for (const [field, value] of [
+    ["timeout", timeout],
+    ["backendTimeout", backendTimeout],
+  ] as const) {
+    if (value !== undefined && !GATEWAY_DURATION.test(value)) {
+      findings.error(
+        `service.${field} must be a Gateway API duration for provider ${GATEWAY_PROVIDER} (whole numbers with h, m, s or ms, such as "30s" or "1m30s"), got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  if (
+    timeout !== undefined &&
+    backendTimeout !== undefined &&
+    parseDuration(backendTimeout) > parseDuration(timeout)
+  ) {
+    findings.error(
+      `service.backendTimeout (${backendTimeout}) must not exceed service.timeout (${timeout}): the Gateway API refuses a backend timeout longer than the request's`,
+    );
+  }
+}
+
+/** Header names in match conditions go to the router as HTTP header names: each must be a token. */
+function checkHeaderNames(matches: readonly HttpMatch[] | undefined, at: string, findings: Findings): void {
+  (matches ?? []).forEach((match, i) => {
+    for (const field of ["headers", "withoutHeaders"] as const) {
+      const headers = match[field];
+      const names = Array.isArray(headers)
+        ? headers.map((header, j) => [`${at}[${i}].${field}[${j}].name`, header.name] as const)
+        : Object.keys(headers ?? {}).map((name) => [keyPath(`${at}[${i}].${field}`, name), name] as const);
+      for (const [path, name] of names) {
+        if (!HTTP_TOKEN.test(name) || name.length > 256) {
+          findings.error(
+            `${path} is not a valid HTTP header name (${JSON.stringify(name)}): use letters, digits and !#$%&'*+-.^_\`|~, without spaces or colons, at most 256 characters`,
+          );
+        }
+      }
+    }
+  });
 }
 
 function checkStrategyFields(

@@ -71,7 +71,7 @@ describe("validateCanary: field errors name the path and the fix", () => {
     [
       "fractional threshold",
       rawSpec({ threshold: 1.5, stepWeight: 10 }),
-      "analysis.threshold must be an integer of at least 1, got 1.5",
+      "analysis.threshold must be an integer between 1 and 1000, got 1.5",
     ],
     [
       "empty stepWeights",
@@ -99,7 +99,7 @@ describe("validateCanary: field errors name the path and the fix", () => {
         stepWeight: 10,
         metrics: [{ name: "request-duration", interval: "1.5m", thresholdRange: { max: 500 } }],
       }),
-      'analysis.metrics[0].interval must be a Prometheus duration such as "1m" or "30s", got "1.5m"',
+      'analysis.metrics[0].interval must be a Prometheus duration such as "1m" or "30s" (whole numbers with units y, w, d, h, m, s or ms, largest first), got "1.5m"',
     ],
     [
       "webhook type",
@@ -109,12 +109,12 @@ describe("validateCanary: field errors name the path and the fix", () => {
     [
       "webhook url",
       rawSpec({ stepWeight: 10, webhooks: [{ name: "w", url: "ftp://hooks.test/" }] }),
-      'analysis.webhooks[0].url must be an http(s) URL such as "http://loadtester.test/", got ftp://hooks.test/',
+      'analysis.webhooks[0].url must be an absolute http(s) URL such as "http://loadtester.test/", got ftp://hooks.test/',
     ],
     [
       "webhook url that does not parse",
       rawSpec({ stepWeight: 10, webhooks: [{ name: "w", url: "not a url" }] }),
-      'analysis.webhooks[0].url must be an http(s) URL such as "http://loadtester.test/", got "not a url"',
+      'analysis.webhooks[0].url must be an absolute http(s) URL such as "http://loadtester.test/", got "not a url"',
     ],
     [
       "webhook timeout",
