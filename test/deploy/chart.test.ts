@@ -2,7 +2,8 @@
  * The Helm chart: `helm lint` passes, `helm template` renders what each kind of install needs (an
  * address of your own Temporal; TLS with an API key; the embedded trial server), the API server
  * accepts every rendering (server-side dry run into a namespace enforcing the "restricted" Pod
- * Security Standard), and the chart's CRDs and RBAC stay equal to deploy/'s.
+ * Security Standard), and the chart's CRDs and RBAC stay equal to deploy/'s. With watchNamespace
+ * its rights are Roles there; without config tracking it may not watch or write Secrets.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -14,6 +15,7 @@ import type {
   V1ClusterRoleBinding,
   V1Deployment,
   V1EnvVar,
+  V1PolicyRule,
   V1Role,
   V1RoleBinding,
 } from "@kubernetes/client-node";
@@ -36,6 +38,8 @@ import {
   restrictedNamespace,
   runTool,
   scratchDir,
+  trackedConfigs,
+  verbsOn,
   watchedResources,
   writeJson,
 } from "./support.ts";
@@ -58,7 +62,8 @@ const valueSets = {
   embedded: { temporal: { embedded: true } },
   flags: {
     temporal: { address: "temporal:7233", taskQueue: "canaries" },
-    watchNamespace: "apps",
+    // Exists, so that the dry run can create the operator's Role in it.
+    watchNamespace: namespace,
     meshProvider: "gatewayapi:v1",
     metricsServer: "http://prometheus.monitoring:9090",
     clusterName: "prod-eu",
@@ -100,6 +105,15 @@ async function template(set: ValueSet): Promise<{ text: string; objects: Kuberne
 
 async function operator(set: ValueSet): Promise<V1Deployment> {
   return only<V1Deployment>((await template(set)).objects, "Deployment");
+}
+
+/** deploy/rbac's rules: the ClusterRole's, then config tracking's. */
+function deployRules(): V1PolicyRule[] {
+  return ["cluster-role.yaml", "config-tracking.yaml"].flatMap((file) =>
+    parseManifests(readFileSync(join(deployDir, "rbac", file), "utf8"))
+      .filter((o) => o.kind === "ClusterRole")
+      .flatMap((o) => (o as V1ClusterRole).rules ?? []),
+  );
 }
 
 function envOf(deployment: V1Deployment): Map<string, V1EnvVar> {
@@ -236,7 +250,7 @@ describe("charts/durable-canary", () => {
       "--leader-election-id=durable-canary-leader",
       "--log-level=warn",
       "--enable-config-tracking=false",
-      "--namespace=apps",
+      `--namespace=${namespace}`,
       "--mesh-provider=gatewayapi:v1",
       "--metrics-server=http://prometheus.monitoring:9090",
       "--cluster-name=prod-eu",
@@ -264,7 +278,7 @@ describe("charts/durable-canary", () => {
       );
       if (set === "flags") {
         const { flags, config } = parsed;
-        assert.equal(flags.namespace, "apps");
+        assert.equal(flags.namespace, namespace);
         assert.equal(flags.taskQueue, "canaries");
         assert.equal(config.meshProvider, "gatewayapi:v1");
         assert.equal(config.clusterName, "prod-eu");
@@ -280,16 +294,13 @@ describe("charts/durable-canary", () => {
 
   it("grants what deploy/rbac grants, bound to its service account, and the Lease in its namespace", async () => {
     const { objects } = await template("address");
-    const deployRules = parseManifests(readFileSync(join(deployDir, "rbac", "cluster-role.yaml"), "utf8"))
-      .filter((o) => o.kind === "ClusterRole")
-      .flatMap((o) => (o as V1ClusterRole).rules ?? []);
     const rules = only<V1ClusterRole>(objects, "ClusterRole").rules ?? [];
     assert.deepEqual(
       rules,
-      deployRules,
-      "the chart's ClusterRole differs from deploy/rbac/cluster-role.yaml",
+      deployRules(),
+      "the chart's ClusterRole differs from deploy/rbac/cluster-role.yaml and config-tracking.yaml",
     );
-    for (const [group, resource] of watchedResources)
+    for (const [group, resource] of [...watchedResources, ...trackedConfigs])
       for (const verb of ["list", "watch"]) assert.ok(allows(rules, group, resource, verb));
 
     const serviceAccount = only<KubernetesObject>(objects, "ServiceAccount").metadata?.name;
@@ -301,6 +312,67 @@ describe("charts/durable-canary", () => {
     const binding = only<V1RoleBinding>(objects, "RoleBinding");
     assert.equal(binding.roleRef.name, role.metadata?.name);
     assert.deepEqual(binding.subjects, [subject]);
+  });
+
+  it("with watchNamespace: Roles there (and in templateNamespaces), no ClusterRole", async () => {
+    const text = await mustRun(
+      "helm",
+      templateArgs(
+        valuesFile("namespaced", {
+          ...valueSets.address,
+          watchNamespace: namespace,
+          rbac: { templateNamespaces: [namespace] },
+        }),
+      ),
+    );
+    const objects = parseManifests(text);
+    assert.deepEqual(named(objects, "ClusterRole"), [], "a ClusterRole in a namespaced install");
+    assert.deepEqual(named(objects, "ClusterRoleBinding"), []);
+    const roles = new Map(named<V1Role>(objects, "Role").map((r) => [r.metadata?.name, r]));
+    assert.deepEqual(roles.get("dc-durable-canary")?.rules, deployRules());
+    assert.equal(roles.get("dc-durable-canary")?.metadata?.namespace, namespace);
+    const templates = roles.get("dc-durable-canary-templates")?.rules ?? [];
+    assert.deepEqual(verbsOn(templates, "flagger.app", "metrictemplates"), ["get"]);
+    assert.deepEqual(verbsOn(templates, "", "secrets"), ["get"]);
+    const serviceAccount = only<KubernetesObject>(objects, "ServiceAccount").metadata?.name;
+    for (const binding of named<V1RoleBinding>(objects, "RoleBinding")) {
+      assert.equal(binding.roleRef.kind, "Role");
+      assert.ok(roles.has(binding.roleRef.name), binding.roleRef.name);
+      assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: serviceAccount, namespace }]);
+    }
+    const result = await dryRunApply(text);
+    assert.equal(result.code, 0, `${result.stderr}${result.stdout}`);
+
+    const cluster = await runTool(
+      "helm",
+      templateArgs(
+        valuesFile("cluster-templates", { ...valueSets.address, rbac: { templateNamespaces: ["x"] } }),
+      ),
+    );
+    assert.notEqual(cluster.code, 0);
+    assert.match(cluster.stderr, /rbac\.templateNamespaces is for a namespaced install/);
+  });
+
+  it("without config tracking: no ConfigMap rights, Secrets only read by name, or not at all", async () => {
+    const render = async (name: string, values: object) =>
+      only<V1ClusterRole>(
+        parseManifests(
+          await mustRun("helm", templateArgs(valuesFile(name, { ...valueSets.address, ...values }))),
+        ),
+        "ClusterRole",
+      ).rules ?? [];
+    const untracked = await render("untracked", { enableConfigTracking: false });
+    assert.deepEqual(verbsOn(untracked, "", "configmaps"), []);
+    assert.deepEqual(verbsOn(untracked, "", "secrets"), ["get"], "secretRef Secrets, read by name");
+    const none = await render("no-secrets", { enableConfigTracking: false, rbac: { secretRefs: false } });
+    assert.deepEqual(
+      none.filter((r) => r.resources?.includes("secrets")),
+      [],
+      "a secrets rule without config tracking and secretRefs",
+    );
+    // And the default keeps what config tracking needs.
+    const tracked = await render("tracked", {});
+    assert.deepEqual(verbsOn(tracked, "", "secrets"), ["create", "get", "list", "patch", "update", "watch"]);
   });
 
   it("renders an optional ServiceMonitor for the metrics port", async () => {

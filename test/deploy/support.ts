@@ -136,6 +136,12 @@ export function assertHardenedOperator(deployment: V1Deployment): void {
   assert.equal(env.POD_NAMESPACE, "metadata.namespace", "POD_NAMESPACE from the downward API");
 }
 
+/** The verbs RBAC rules allow on a resource, sorted. */
+export function verbsOn(rules: V1PolicyRule[], group: string, resource: string): string[] {
+  const verbs = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
+  return verbs.filter((v) => allows(rules, group, resource, v)).sort();
+}
+
 /** Whether RBAC rules allow a verb on a resource (no resourceNames or non-resource URLs involved). */
 export function allows(rules: V1PolicyRule[], group: string, resource: string, verb: string): boolean {
   return rules.some(
@@ -152,6 +158,9 @@ export const watchedResources: [group: string, resource: string][] = [
   ["flagger.app", "canaries"],
   ["apps", "deployments"],
   ["apps", "daemonsets"],
+];
+/** What config tracking adds: the controller watches these, promotion writes their copies. */
+export const trackedConfigs: [group: string, resource: string][] = [
   ["", "configmaps"],
   ["", "secrets"],
 ];

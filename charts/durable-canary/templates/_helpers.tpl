@@ -53,6 +53,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if not (or $t.embedded $t.address) }}
 {{- fail "temporal.address is required (host:port of your Temporal frontend or Temporal Cloud namespace); for a trial without Temporal set temporal.embedded=true" }}
 {{- end }}
+{{- if and .Values.rbac.templateNamespaces (not .Values.watchNamespace) }}
+{{- fail "rbac.templateNamespaces is for a namespaced install (watchNamespace): a cluster-wide install reads templates in every namespace" }}
+{{- end }}
 {{- if not (has .Values.role (list "all" "controller" "worker")) }}
 {{- fail (printf "role must be all, controller or worker, not %q" .Values.role) }}
 {{- end }}
@@ -124,5 +127,53 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The operator's rules where it watches Canaries; docs/rbac.md says why each is needed. */}}
+{{- define "durable-canary.rules" -}}
+- apiGroups: [flagger.app]
+  resources: [canaries]
+  verbs: [get, list, watch, update, patch]
+- apiGroups: [flagger.app]
+  resources: [canaries/status]
+  verbs: [get, update, patch]
+- apiGroups: [flagger.app]
+  resources: [canaries/finalizers]
+  verbs: [update]
+- apiGroups: [flagger.app]
+  resources: [metrictemplates, alertproviders]
+  verbs: [get]
+{{- if .Values.rbac.secretRefs }}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
+- apiGroups: [apps]
+  resources: [deployments, daemonsets]
+  verbs: [get, list, watch, create, update, patch]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, update, patch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, watch, create, update, patch]
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [networking.istio.io]
+  resources: [virtualservices, destinationrules]
+  verbs: [get, list, watch, create, update, patch, delete]
+{{- if .Values.enableConfigTracking }}
+# Config tracking: watch the ConfigMaps and Secrets targets use, write their -primary copies.
+- apiGroups: [""]
+  resources: [configmaps, secrets]
+  verbs: [get, list, watch, create, update, patch]
 {{- end }}
 {{- end }}
