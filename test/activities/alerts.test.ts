@@ -1,8 +1,9 @@
 /**
  * The alert activity against local HTTP receivers standing in for Slack, Teams, Discord,
  * Rocket.Chat and Google Chat: each provider's native payload, severity filtering, addresses from
- * Secrets in the real API server, proxies, the operator's global provider, and deliveries that
- * fail (retryable or not) without posting twice on a retry.
+ * Secrets in the real API server, proxies, the operator's global provider, deliveries that fail
+ * (retryable or not) without posting twice on a retry, checked and redacted addresses, refused
+ * cross-namespace providers, denied local destinations and HTTP_PROXY.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -58,6 +59,16 @@ describe("alerts", () => {
     ...extra,
   });
   let receiver: Receiver;
+
+  /** The alert's failure (an ApplicationFailure), or undefined if it was delivered. */
+  async function failure(run: Promise<void>): Promise<ApplicationFailure | undefined> {
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (error !== undefined) assert.ok(error instanceof ApplicationFailure, String(error));
+    return error;
+  }
 
   before(async () => {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
@@ -293,5 +304,91 @@ describe("alerts", () => {
       ["/busy"],
       "the retry posts only where the first attempt failed",
     );
+  });
+
+  test("with --no-cross-namespace-refs a provider in another namespace is refused, without retry", async () => {
+    reset();
+    providers.set("ops/shared", { type: "discord", address: `${receiver.url}/shared` });
+    const config = parseOperatorConfig({ noCrossNamespaceRefs: true });
+    const error = await failure(
+      createAlert(deps({ config }))(
+        target([{ name: "ops", providerRef: { name: "shared", namespace: "ops" } }]),
+        rollback,
+      ),
+    );
+    assert.equal(error?.nonRetryable, true);
+    assert.equal(
+      error?.message,
+      `alert not delivered to AlertProvider ops/shared (alert ops): providerRef refers to another namespace, and this operator forbids references to other namespaces (--no-cross-namespace-refs): use an AlertProvider in namespace ${namespace}`,
+    );
+    assert.equal(receiver.requests.length, 0);
+  });
+
+  test("an address from a Secret that is not an http(s) URL fails without retry, named and redacted", async () => {
+    reset();
+    await core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: { name: "schemeless-hook" },
+        stringData: { address: "hooks.slack.com/services/T0/B0/s3cret-hook-token" },
+      },
+    });
+    providers.set(`${namespace}/slack`, { type: "slack", secretRef: { name: "schemeless-hook" } });
+    const error = await failure(createAlert(deps())(target([ref("slack")]), rollback));
+    assert.equal(error?.nonRetryable, true);
+    assert.equal(
+      error?.message,
+      `alert not delivered to AlertProvider ${namespace}/slack (alert alert-slack): the address key of Secret ${namespace}/schemeless-hook "hooks.slack.com/services/***" is not an absolute http(s) URL such as "https://host:port/path"`,
+    );
+  });
+
+  test("with the deny option, a loopback address or proxy is refused without a request or a retry", async () => {
+    reset();
+    const proxy = await startForwardProxy();
+    try {
+      providers.set(`${namespace}/local`, { type: "slack", address: `${receiver.url}/local` });
+      providers.set(`${namespace}/via-local-proxy`, {
+        type: "msteams",
+        address: "http://chat.example.test/hook",
+        proxy: proxy.url,
+      });
+      const config = parseOperatorConfig({ denyLocalDestinations: true });
+      const error = await failure(
+        createAlert(deps({ config }))(target([ref("local"), ref("via-local-proxy")]), rollback),
+      );
+      assert.equal(error?.nonRetryable, true);
+      const denied =
+        "127.0.0.1 is a loopback address, and this operator denies loopback and link-local destinations (--deny-local-destinations)";
+      assert.equal(
+        error?.message,
+        `alert not delivered to AlertProvider ${namespace}/local (alert alert-local): slack hook: ${denied}; ` +
+          `AlertProvider ${namespace}/via-local-proxy (alert alert-via-local-proxy): msteams hook: ${denied}`,
+      );
+      assert.equal(receiver.requests.length, 0);
+      assert.deepEqual(proxy.forwarded, []);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("alerts go through HTTP_PROXY from the environment", async () => {
+    reset();
+    const proxy = await startForwardProxy({ connectTo: "127.0.0.1" });
+    const saved = process.env.HTTP_PROXY;
+    try {
+      const address = `http://chat.proxy-only.test:${new URL(receiver.url).port}/hook`;
+      providers.set(`${namespace}/rocket`, { type: "rocket", address });
+      process.env.HTTP_PROXY = proxy.url;
+      await createAlert(deps())(target([ref("rocket")]), rollback);
+      assert.deepEqual(proxy.forwarded, [address]);
+      assert.deepEqual(
+        receiver.requests.map((r) => r.url),
+        ["/hook"],
+      );
+    } finally {
+      if (saved === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = saved;
+      await proxy.close();
+    }
   });
 });
