@@ -11,11 +11,28 @@ describe("parseOperatorConfig", () => {
       configTracking: true,
       eventWebhook: undefined,
       crossNamespaceRefs: true,
+      denyLocalDestinations: false,
       metricsServer: "http://prometheus:9090",
       metricsQueryTimeoutMs: 10_000,
       clusterName: undefined,
       globalAlertProvider: undefined,
     });
+  });
+
+  test("local destinations are denied by default with the embedded Temporal server only; the file decides", () => {
+    const embedded = { embeddedTemporal: true };
+    const remote = { embeddedTemporal: false };
+    assert.equal(parseOperatorConfig({}, embedded).denyLocalDestinations, true);
+    assert.equal(parseOperatorConfig({}, remote).denyLocalDestinations, false);
+    assert.equal(
+      parseOperatorConfig({ denyLocalDestinations: false }, embedded).denyLocalDestinations,
+      false,
+    );
+    assert.equal(parseOperatorConfig({ denyLocalDestinations: true }, remote).denyLocalDestinations, true);
+    assert.throws(
+      () => parseOperatorConfig({ denyLocalDestinations: "yes" }),
+      /denyLocalDestinations Invalid input: expected boolean/,
+    );
   });
 
   test("a global alert provider defaults to receiving every severity", () => {

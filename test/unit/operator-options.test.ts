@@ -54,6 +54,25 @@ describe("run flags", () => {
     assert.equal(config.globalAlertProvider?.channel, "#deploys");
   });
 
+  it("--deny-local-destinations overrides the file and the embedded-Temporal default", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dc-options-"));
+    const file = join(dir, "operator.yaml");
+    writeFileSync(file, "denyLocalDestinations: true\n");
+    const embedded = { embeddedTemporal: true };
+    assert.equal(operatorConfig(parse([]), embedded).denyLocalDestinations, true);
+    assert.equal(operatorConfig(parse([]), { embeddedTemporal: false }).denyLocalDestinations, false);
+    assert.equal(
+      operatorConfig(parse(["--deny-local-destinations", "false"]), embedded).denyLocalDestinations,
+      false,
+    );
+    assert.equal(operatorConfig(parse(["--config", file])).denyLocalDestinations, true);
+    assert.equal(
+      operatorConfig(parse(["--config", file, "--deny-local-destinations=false"])).denyLocalDestinations,
+      false,
+    );
+    assert.throws(() => parse(["--deny-local-destinations", "maybe"]), /must be true or false/);
+  });
+
   it("refuse two global notifiers, a bad duration and a bad role", () => {
     assert.throws(
       () => operatorConfig(parse(["--slack-url", "http://a.test/", "--msteams-url", "http://b.test/"])),
