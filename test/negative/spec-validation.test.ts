@@ -1,0 +1,742 @@
+/**
+ * The negative suite for specs: bad Canaries, MetricTemplates and AlertProviders, each with the
+ * exact message its author reads in the Canary's status (the field, what is wrong, what to do).
+ * Valid manifests in the style of Flagger's documentation must still pass.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { Provider } from "../../src/api/canary.ts";
+import { validateAlertProvider, validateCanary, validateMetricTemplate } from "../../src/api/validate.ts";
+
+type Spec = Record<string, unknown>;
+
+/** A valid progressive canary; each case changes one thing. */
+function canary(analysis: Spec = {}, extra: Spec = {}): Spec {
+  return {
+    targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+    service: { port: 9898 },
+    analysis: { interval: "1m", stepWeight: 10, ...analysis },
+    ...extra,
+  };
+}
+
+function hook(extra: Spec = {}): Spec {
+  return { name: "load-test", url: "http://loadtester.test/", ...extra };
+}
+
+const long = (n: number) => `a${"b".repeat(n - 1)}`;
+const URL_RULE = 'must be an absolute http(s) URL such as "http://loadtester.test/"';
+const TOKEN_RULE = "must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~, no spaces)";
+
+interface Case {
+  readonly title: string;
+  readonly input: unknown;
+  /** Every error the author reads, in order. */
+  readonly errors: readonly string[];
+  readonly defaultProvider?: Provider;
+}
+
+const canaryCases: Case[] = [
+  // ---- weights and steps ----
+  {
+    title: "stepWeight 0",
+    input: canary({ stepWeight: 0 }),
+    errors: ["analysis.stepWeight must be an integer between 1 and 100, got 0"],
+  },
+  {
+    title: "stepWeight above 100",
+    input: canary({ stepWeight: 120 }),
+    errors: ["analysis.stepWeight must be an integer between 1 and 100, got 120"],
+  },
+  {
+    title: "stepWeights going down",
+    input: canary({ stepWeight: undefined, stepWeights: [10, 5, 20] }),
+    errors: ["analysis.stepWeights must be strictly increasing, got [10, 5, 20]"],
+  },
+  {
+    title: "stepWeights repeating a step",
+    input: canary({ stepWeight: undefined, stepWeights: [10, 10] }),
+    errors: ["analysis.stepWeights must be strictly increasing, got [10, 10]"],
+  },
+  {
+    title: "stepWeights empty",
+    input: canary({ stepWeight: undefined, stepWeights: [] }),
+    errors: ["analysis.stepWeights must be a non-empty list of weights, got []"],
+  },
+  {
+    title: "a step weight of 0",
+    input: canary({ stepWeight: undefined, stepWeights: [0, 50] }),
+    errors: ["analysis.stepWeights[0] must be an integer between 1 and 100, got 0"],
+  },
+  {
+    title: "stepWeight and stepWeights together",
+    input: canary({ stepWeights: [10, 20] }),
+    errors: ["analysis.stepWeight and analysis.stepWeights are mutually exclusive: keep one"],
+  },
+  {
+    title: "maxWeight below stepWeight",
+    input: canary({ stepWeight: 30, maxWeight: 20 }),
+    errors: ["analysis.maxWeight (20) must be at least analysis.stepWeight (30)"],
+  },
+  {
+    title: "maxWeight above 100",
+    input: canary({ maxWeight: 150 }),
+    errors: ["analysis.maxWeight must be an integer between 1 and 100, got 150"],
+  },
+  {
+    title: "negative mirrorWeight",
+    input: canary({ mirror: true, mirrorWeight: -5 }),
+    errors: ["analysis.mirrorWeight must be an integer between 0 and 100, got -5"],
+  },
+  {
+    title: "no strategy at all",
+    input: canary({ stepWeight: undefined }),
+    errors: [
+      "analysis needs analysis.stepWeight or analysis.stepWeights (canary) or analysis.iterations (blue/green, A/B testing with analysis.match)",
+    ],
+  },
+
+  // ---- intervals, iterations and other loop bounds ----
+  {
+    title: "zero interval",
+    input: canary({ interval: "0s" }),
+    errors: ['analysis.interval must be at least 100ms, got "0s"'],
+  },
+  {
+    title: "negative interval",
+    input: canary({ interval: "-1m" }),
+    errors: ['analysis.interval must be at least 100ms, got "-1m"'],
+  },
+  {
+    title: "huge interval",
+    input: canary({ interval: "48h" }),
+    errors: ['analysis.interval must be at most 24h, got "48h"'],
+  },
+  {
+    title: "unit-less interval",
+    input: canary({ interval: "60" }),
+    errors: [
+      'analysis.interval must be a duration such as "1m" or "30s" (missing unit after 60; units: ns, us, ms, s, m, h), got "60"',
+    ],
+  },
+  {
+    title: "interval as a number",
+    input: canary({ interval: 60 }),
+    errors: ['analysis.interval must be a duration such as "1m" or "30s", got 60'],
+  },
+  {
+    title: "fractional milliseconds",
+    input: canary({ interval: "100500us" }),
+    errors: [
+      'analysis.interval must be a whole number of milliseconds, such as "1m" or "30s": timers and timeouts count milliseconds, got "100500us"',
+    ],
+  },
+  {
+    title: "zero iterations",
+    input: canary({ stepWeight: undefined, iterations: 0 }),
+    errors: ["analysis.iterations must be an integer between 1 and 1000, got 0"],
+  },
+  {
+    title: "huge iterations",
+    input: canary({ stepWeight: undefined, iterations: 1_000_000 }),
+    errors: ["analysis.iterations must be an integer between 1 and 1000, got 1000000"],
+  },
+  {
+    title: "fractional iterations",
+    input: canary({ stepWeight: undefined, iterations: 2.5 }),
+    errors: ["analysis.iterations must be an integer between 1 and 1000, got 2.5"],
+  },
+  {
+    title: "huge threshold",
+    input: canary({ threshold: 5000 }),
+    errors: ["analysis.threshold must be an integer between 1 and 1000, got 5000"],
+  },
+  {
+    title: "zero progress deadline",
+    input: canary({}, { progressDeadlineSeconds: 0 }),
+    errors: ["progressDeadlineSeconds must be an integer between 1 and 86400, got 0"],
+  },
+  {
+    title: "webhook timeout over an hour",
+    input: canary({ webhooks: [hook({ timeout: "2h" })] }),
+    errors: ['analysis.webhooks[0].timeout must be at most 1h, got "2h"'],
+  },
+  {
+    title: "zero webhook timeout",
+    input: canary({ webhooks: [hook({ timeout: "0s" })] }),
+    errors: ['analysis.webhooks[0].timeout must be at least 1ms, got "0s"'],
+  },
+  {
+    title: "endless webhook retries",
+    input: canary({ webhooks: [hook({ retries: 1000 })] }),
+    errors: ["analysis.webhooks[0].retries must be an integer between 0 and 100, got 1000"],
+  },
+  {
+    title: "gate timeout beyond 30 days",
+    input: canary({ gateTimeout: "1000h" }),
+    errors: ['analysis.gateTimeout must be at most 720h, got "1000h"'],
+  },
+  {
+    title: "more metrics than a Canary may have",
+    input: canary({
+      metrics: Array.from({ length: 51 }, (_, i) => ({
+        name: `m${i}`,
+        templateRef: { name: "t" },
+        thresholdRange: { max: 1 },
+      })),
+    }),
+    errors: [
+      'analysis.metrics must be a list of at most 50 items, got [{"name":"m0","templateRef":{"name":"t"},"thresholdRange":{"max":1}},{"name":...',
+    ],
+  },
+
+  // ---- metric windows as Prometheus takes them ----
+  {
+    title: "fractional metric interval",
+    input: canary({
+      metrics: [{ name: "request-duration", interval: "1.5m", thresholdRange: { max: 500 } }],
+    }),
+    errors: [
+      'analysis.metrics[0].interval must be a Prometheus duration such as "1m" or "30s" (whole numbers with units y, w, d, h, m, s or ms, largest first), got "1.5m"',
+    ],
+  },
+  {
+    title: "metric interval units out of order",
+    input: canary({
+      metrics: [{ name: "request-duration", interval: "30s1m", thresholdRange: { max: 500 } }],
+    }),
+    errors: [
+      'analysis.metrics[0].interval must be a Prometheus duration such as "1m" or "30s" (whole numbers with units y, w, d, h, m, s or ms, largest first), got "30s1m"',
+    ],
+  },
+  {
+    title: "metric interval with a Go-only unit",
+    input: canary({
+      metrics: [{ name: "request-duration", interval: "500us", thresholdRange: { max: 500 } }],
+    }),
+    errors: [
+      'analysis.metrics[0].interval must be a Prometheus duration such as "1m" or "30s" (whole numbers with units y, w, d, h, m, s or ms, largest first), got "500us"',
+    ],
+  },
+  {
+    title: "zero metric interval",
+    input: canary({ metrics: [{ name: "request-duration", interval: "0s", thresholdRange: { max: 500 } }] }),
+    errors: ['analysis.metrics[0].interval must be at least 1s, got "0s"'],
+  },
+  {
+    title: "metric interval of days",
+    input: canary({ metrics: [{ name: "request-duration", interval: "2d", thresholdRange: { max: 500 } }] }),
+    errors: ['analysis.metrics[0].interval must be at most 24h, got "2d"'],
+  },
+
+  // ---- route timeouts for the Gateway API ----
+  {
+    title: "fractional route timeout with the Gateway API",
+    input: canary({}, { provider: "gatewayapi:v1", service: { port: 9898, timeout: "1.5s" } }),
+    errors: [
+      'service.timeout must be a Gateway API duration for provider gatewayapi:v1 (whole numbers with h, m, s or ms, such as "30s" or "1m30s"), got "1.5s"',
+    ],
+  },
+  {
+    title: "backend timeout longer than the request's",
+    input: canary(
+      {},
+      { provider: "gatewayapi:v1", service: { port: 9898, timeout: "10s", backendTimeout: "30s" } },
+    ),
+    errors: [
+      "service.backendTimeout (30s) must not exceed service.timeout (10s): the Gateway API refuses a backend timeout longer than the request's",
+    ],
+  },
+
+  // ---- addresses ----
+  {
+    title: "ftp webhook",
+    input: canary({ webhooks: [hook({ url: "ftp://hooks.test/" })] }),
+    errors: [`analysis.webhooks[0].url ${URL_RULE}, got ftp://hooks.test/`],
+  },
+  {
+    title: "file webhook",
+    input: canary({ webhooks: [hook({ url: "file:///etc/passwd" })] }),
+    errors: [`analysis.webhooks[0].url ${URL_RULE}, got file:///etc/passwd`],
+  },
+  {
+    title: "javascript webhook",
+    input: canary({ webhooks: [hook({ url: "javascript:alert(1)" })] }),
+    errors: [`analysis.webhooks[0].url ${URL_RULE}, got "javascript:alert(1)"`],
+  },
+  {
+    title: "relative webhook",
+    input: canary({ webhooks: [hook({ url: "/hooks/load" })] }),
+    errors: [`analysis.webhooks[0].url ${URL_RULE}, got "/hooks/load"`],
+  },
+  {
+    title: "webhook with user info and no host",
+    input: canary({ webhooks: [hook({ url: "http://admin:secret@" })] }),
+    errors: [`analysis.webhooks[0].url ${URL_RULE}, got "http://admin:secret@"`],
+  },
+  {
+    title: "webhook with credentials (not echoed back)",
+    input: canary({ webhooks: [hook({ url: "https://admin:secret@hooks.test/load" })] }),
+    errors: [
+      "analysis.webhooks[0].url must not hold credentials (user:password@): they are not sent and would show in statuses and events; remove them and use a Secret (secretRef) where the resource has one, got hooks.test",
+    ],
+  },
+  {
+    title: "metricsServer without a scheme",
+    input: canary({}, { metricsServer: "prometheus:9090" }),
+    errors: [`metricsServer ${URL_RULE}, got prometheus:9090`],
+  },
+
+  // ---- duplicates and threshold ranges ----
+  {
+    title: "duplicate metric",
+    input: canary({
+      metrics: [
+        { name: "request-duration", thresholdRange: { max: 500 } },
+        { name: "request-duration", thresholdRange: { max: 300 } },
+      ],
+    }),
+    errors: ["analysis.metrics[1].name must be unique, got request-duration twice"],
+  },
+  {
+    title: "duplicate webhook of one type",
+    input: canary({ webhooks: [hook(), hook()] }),
+    errors: ["analysis.webhooks[1].name must be unique among rollout webhooks, got load-test twice"],
+  },
+  {
+    title: "threshold range no value can pass",
+    input: canary({ metrics: [{ name: "request-success-rate", thresholdRange: { min: 99, max: 90 } }] }),
+    errors: ["analysis.metrics[0].thresholdRange.min (99) must not exceed max (90)"],
+  },
+  {
+    title: "empty threshold range",
+    input: canary({ metrics: [{ name: "request-success-rate", thresholdRange: {} }] }),
+    errors: ["analysis.metrics[0].thresholdRange needs min and/or max"],
+  },
+
+  // ---- targets, providers and autoscalers ----
+  {
+    title: "missing target",
+    input: { service: { port: 9898 }, analysis: { stepWeight: 10 } },
+    errors: ["targetRef is required"],
+  },
+  {
+    title: "StatefulSet target",
+    input: canary({}, { targetRef: { apiVersion: "apps/v1", kind: "StatefulSet", name: "db" } }),
+    errors: ["targetRef.kind must be Deployment or DaemonSet, got StatefulSet"],
+  },
+  {
+    title: "provider not supported yet",
+    input: canary({}, { provider: "nginx" }),
+    errors: ["provider nginx is not supported yet: set provider to one of gatewayapi:v1, istio, kubernetes"],
+  },
+  {
+    title: "operator default provider not supported yet",
+    input: canary(),
+    defaultProvider: "linkerd",
+    errors: [
+      "provider is unset and the operator's default provider linkerd is not supported yet: set provider to one of gatewayapi:v1, istio, kubernetes, or change the operator's --mesh-provider",
+    ],
+  },
+  {
+    title: "Gateway API v1beta1 not supported yet",
+    input: canary({}, { provider: "gatewayapi:v1beta1" }),
+    errors: [
+      "provider gatewayapi:v1beta1 is not supported yet: set provider to one of gatewayapi:v1, istio, kubernetes",
+    ],
+  },
+  {
+    title: "unknown provider",
+    input: canary({}, { provider: "envoy" }),
+    errors: [
+      "provider must be one of apisix, appmesh, appmesh:v1beta2, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, knative, kubernetes, kuma, linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik, got envoy",
+    ],
+  },
+  {
+    title: "KEDA ScaledObject not supported yet",
+    input: canary(
+      {},
+      { autoscalerRef: { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", name: "podinfo" } },
+    ),
+    errors: [
+      "autoscalerRef.kind ScaledObject is not supported yet: use HorizontalPodAutoscaler, or remove autoscalerRef",
+    ],
+  },
+  {
+    title: "DaemonSet with an autoscaler",
+    input: canary(
+      {},
+      {
+        targetRef: { apiVersion: "apps/v1", kind: "DaemonSet", name: "agent" },
+        autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: "agent" },
+      },
+    ),
+    errors: [
+      "autoscalerRef cannot be used with a DaemonSet target (DaemonSets have no replicas to scale): remove autoscalerRef",
+    ],
+  },
+
+  // ---- names, after their suffixes ----
+  {
+    title: "target name not a Kubernetes name",
+    input: canary({}, { targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "PodInfo" } }),
+    errors: [
+      "targetRef.name must be a Kubernetes object name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters), got PodInfo",
+    ],
+  },
+  {
+    title: "target name that cannot be a Service name",
+    input: canary({}, { targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web.v2" } }),
+    errors: [
+      "targetRef.name web.v2 is also the Service name while service.name is unset, and a Service name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter): set service.name",
+    ],
+  },
+  {
+    title: "target name too long once suffixed for its Services",
+    input: canary({}, { targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: long(60) } }),
+    errors: [
+      `targetRef.name is too long: the Service ${long(60)}-primary would have 68 characters, more than the 63 a Service name may have: set service.name to a name of at most 55 characters`,
+    ],
+  },
+  {
+    title: "service name too long once suffixed",
+    input: canary({}, { service: { port: 9898, name: long(56) } }),
+    errors: [
+      `service.name is too long: the Service ${long(56)}-primary would have 64 characters, more than the 63 a Service name may have: use a name of at most 55 characters`,
+    ],
+  },
+  {
+    title: "service name starting with a digit",
+    input: canary({}, { service: { port: 9898, name: "1web" } }),
+    errors: [
+      "service.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters), got \"1web\"",
+    ],
+  },
+  {
+    title: "target name too long for its primary Deployment",
+    input: canary(
+      {},
+      {
+        targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: long(250) },
+        service: { port: 9898, name: "web" },
+      },
+    ),
+    errors: [
+      `targetRef.name is too long: the primary's Deployment ${long(20)}...-primary would have 258 characters, more than the 253 a name may have: use a name of at most 245 characters`,
+    ],
+  },
+  {
+    title: "autoscaler name too long for its primary copy",
+    input: canary(
+      {},
+      {
+        autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: long(248) },
+      },
+    ),
+    errors: [
+      `autoscalerRef.name is too long: the primary's HorizontalPodAutoscaler ${long(20)}...-primary would have 256 characters, more than the 253 a name may have: use a name of at most 245 characters`,
+    ],
+  },
+  {
+    title: "template reference to a namespace that cannot exist",
+    input: canary({
+      metrics: [
+        {
+          name: "errors",
+          templateRef: { name: "errors", namespace: "Ops_Team" },
+          thresholdRange: { max: 1 },
+        },
+      ],
+    }),
+    errors: [
+      "analysis.metrics[0].templateRef.namespace must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got Ops_Team",
+    ],
+  },
+
+  // ---- cookies and headers ----
+  {
+    title: "cookie name with a space",
+    input: canary({ sessionAffinity: { cookieName: "canary cookie" } }),
+    errors: [`analysis.sessionAffinity.cookieName ${TOKEN_RULE}, got "canary cookie"`],
+  },
+  {
+    title: "cookie name with '='",
+    input: canary({ sessionAffinity: { cookieName: "canary=1" } }),
+    errors: [`analysis.sessionAffinity.cookieName ${TOKEN_RULE}, got "canary=1"`],
+  },
+  {
+    title: "one cookie for both sides",
+    input: canary({ sessionAffinity: { cookieName: "flagger", primaryCookieName: "flagger" } }),
+    errors: [
+      "analysis.sessionAffinity.primaryCookieName must differ from cookieName (flagger), or one cookie would send users both ways: rename one",
+    ],
+  },
+  {
+    title: "cookie domain given as a URL",
+    input: canary({ sessionAffinity: { cookieName: "flagger", domain: "https://example.com" } }),
+    errors: [
+      'analysis.sessionAffinity.domain must be a cookie domain such as "example.com" (a host name, no scheme, port or path), got https://example.com',
+    ],
+  },
+  {
+    title: "cookie path with ';'",
+    input: canary({ sessionAffinity: { cookieName: "flagger", path: "/;Secure" } }),
+    errors: [
+      'analysis.sessionAffinity.path must be a cookie path such as "/" (starting with /, visible ASCII characters but ";"), got "/;Secure"',
+    ],
+  },
+  {
+    title: "cookie lifetime beyond what browsers keep",
+    input: canary({ sessionAffinity: { cookieName: "flagger", maxAge: 1_000_000_000 } }),
+    errors: ["analysis.sessionAffinity.maxAge must be an integer between 1 and 34560000, got 1000000000"],
+  },
+  {
+    title: "header name with a space (Istio style)",
+    input: canary({
+      stepWeight: undefined,
+      iterations: 5,
+      match: [{ headers: { "x user": { exact: "qa" } } }],
+    }),
+    errors: [
+      `analysis.match[0].headers["x user"] is not a valid HTTP header name ("x user"): use letters, digits and !#$%&'*+-.^_\`|~, without spaces or colons, at most 256 characters`,
+    ],
+  },
+  {
+    title: "header name with a colon (Gateway API style)",
+    input: canary(
+      {},
+      {
+        provider: "gatewayapi:v1",
+        service: { port: 9898, match: [{ headers: [{ name: "x:canary", value: "1" }] }] },
+      },
+    ),
+    errors: [
+      `service.match[0].headers[0].name is not a valid HTTP header name ("x:canary"): use letters, digits and !#$%&'*+-.^_\`|~, without spaces or colons, at most 256 characters`,
+    ],
+  },
+
+  // ---- size ----
+  {
+    title: "spec too large for the workflow's messages",
+    input: canary({ webhooks: [hook({ metadata: { cmd: "x".repeat(200 * 1024) } })] }),
+    errors: [
+      "spec is too large: 201 KiB with defaults applied, more than the 128 KiB a Canary may hold (it travels in the rollout's workflow messages): shorten the largest values, such as webhook metadata, templateVariables or match lists",
+    ],
+  },
+];
+
+const templateCases: Case[] = [
+  {
+    title: "MetricTemplate with an ftp address",
+    input: { provider: { type: "prometheus", address: "ftp://prometheus.test/" }, query: "up" },
+    errors: [`provider.address ${URL_RULE}, got ftp://prometheus.test/`],
+  },
+  {
+    title: "MetricTemplate with credentials in its address",
+    input: { provider: { type: "prometheus", address: "http://user:pw@prometheus.test:9090" }, query: "up" },
+    errors: [
+      "provider.address must not hold credentials (user:password@): they are not sent and would show in statuses and events; remove them and use a Secret (secretRef) where the resource has one, got prometheus.test:9090",
+    ],
+  },
+  {
+    title: "MetricTemplate without a query",
+    input: { provider: { type: "prometheus" }, query: "" },
+    errors: ['query must be a non-empty query, got ""'],
+  },
+];
+
+const alertCases: Case[] = [
+  {
+    title: "AlertProvider with a relative address",
+    input: { type: "slack", address: "hooks/slack" },
+    errors: [`address ${URL_RULE}, got hooks/slack`],
+  },
+  {
+    title: "AlertProvider with a javascript proxy",
+    input: { type: "msteams", address: "https://teams.test/hook", proxy: "javascript:void(0)" },
+    errors: [`proxy ${URL_RULE}, got "javascript:void(0)"`],
+  },
+  {
+    title: "AlertProvider with neither address nor secret",
+    input: { type: "discord" },
+    errors: ["address is required unless secretRef names a Secret holding it: set address or secretRef"],
+  },
+];
+
+function errorsOf(result: { ok: true } | { ok: false; errors: readonly string[] }): readonly string[] {
+  return result.ok ? [] : result.errors;
+}
+
+describe("bad Canaries are refused with the field and the fix", () => {
+  for (const { title, input, errors, defaultProvider } of canaryCases) {
+    test(title, () => {
+      assert.deepEqual(errorsOf(validateCanary(input, { defaultProvider })), errors);
+    });
+  }
+});
+
+describe("bad MetricTemplates and AlertProviders are refused with the field and the fix", () => {
+  for (const { title, input, errors } of templateCases) {
+    test(title, () => assert.deepEqual(errorsOf(validateMetricTemplate(input)), errors));
+  }
+  for (const { title, input, errors } of alertCases) {
+    test(title, () => assert.deepEqual(errorsOf(validateAlertProvider(input)), errors));
+  }
+});
+
+test("the suite holds at least 30 bad inputs", () => {
+  assert.ok(canaryCases.length + templateCases.length + alertCases.length >= 30);
+});
+
+/** Manifests shaped like the ones Flagger's documentation walks through: all must stay valid. */
+const flaggerStyle: [string, Spec][] = [
+  [
+    "Istio progressive canary with HPA, load test and acceptance test",
+    {
+      provider: "istio",
+      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+      progressDeadlineSeconds: 60,
+      autoscalerRef: { apiVersion: "autoscaling/v2beta2", kind: "HorizontalPodAutoscaler", name: "podinfo" },
+      service: {
+        port: 9898,
+        targetPort: 9898,
+        gateways: ["istio-ingressgateway.istio-system.svc.cluster.local"],
+        hosts: ["app.example.com"],
+        trafficPolicy: { tls: { mode: "DISABLE" } },
+        retries: {
+          attempts: 3,
+          perTryTimeout: "1s",
+          retryOn: "gateway-error,connect-failure,refused-stream",
+        },
+      },
+      analysis: {
+        interval: "1m",
+        threshold: 5,
+        maxWeight: 50,
+        stepWeight: 10,
+        metrics: [
+          { name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" },
+          { name: "request-duration", thresholdRange: { max: 500 }, interval: "30s" },
+        ],
+        webhooks: [
+          {
+            name: "acceptance-test",
+            type: "pre-rollout",
+            url: "http://flagger-loadtester.test/",
+            timeout: "30s",
+            metadata: { type: "bash", cmd: "curl -sd 'test' http://podinfo-canary:9898/token | grep token" },
+          },
+          {
+            name: "load-test",
+            url: "http://flagger-loadtester.test/",
+            timeout: "5s",
+            metadata: { cmd: "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/" },
+          },
+        ],
+      },
+    },
+  ],
+  [
+    "kubernetes provider blue/green",
+    {
+      provider: "kubernetes",
+      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+      progressDeadlineSeconds: 60,
+      service: { port: 80, targetPort: "http", portDiscovery: true },
+      analysis: {
+        interval: "30s",
+        threshold: 2,
+        iterations: 10,
+        metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" }],
+        webhooks: [
+          { name: "smoke-test", type: "pre-rollout", url: "http://flagger-loadtester.test/", timeout: "15s" },
+          { name: "helm-test", type: "pre-rollout", url: "http://flagger-helmtester.test/", timeout: "3m" },
+        ],
+      },
+    },
+  ],
+  [
+    "Istio A/B testing on a header and a cookie",
+    {
+      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "abtest" },
+      service: { port: 9898 },
+      analysis: {
+        interval: "1m",
+        threshold: 10,
+        iterations: 10,
+        match: [
+          { headers: { "x-canary": { exact: "insider" } } },
+          { headers: { cookie: { regex: "^(.*?;)?(canary=always)(;.*)?$" } } },
+        ],
+        metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" }],
+      },
+    },
+  ],
+  [
+    "Gateway API canary with step weights, timeouts and session affinity",
+    {
+      provider: "gatewayapi:v1",
+      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+      service: {
+        port: 9898,
+        timeout: "30s",
+        backendTimeout: "10s",
+        hosts: ["www.example.com"],
+        gatewayRefs: [{ name: "gateway", namespace: "istio-ingress" }],
+      },
+      analysis: {
+        interval: "1m",
+        threshold: 5,
+        stepWeights: [5, 10, 15, 20, 25, 35, 45, 60, 75, 90],
+        sessionAffinity: { cookieName: "flagger-cookie", maxAge: 21600 },
+        metrics: [{ name: "request-duration", thresholdRange: { max: 500 }, interval: "1m" }],
+      },
+    },
+  ],
+  [
+    "manual gates, rollback hook and alerts",
+    {
+      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+      service: { port: 9898 },
+      analysis: {
+        interval: "15s",
+        threshold: 10,
+        maxWeight: 50,
+        stepWeight: 5,
+        alerts: [
+          { name: "on-call", severity: "error", providerRef: { name: "on-call", namespace: "flagger" } },
+        ],
+        webhooks: [
+          { name: "gate", type: "confirm-rollout", url: "http://flagger-loadtester.test/gate/approve" },
+          { name: "promote", type: "confirm-promotion", url: "http://flagger-loadtester.test/gate/halt" },
+          { name: "rollback", type: "rollback", url: "http://flagger-loadtester.test/rollback/check" },
+          { name: "notify", type: "post-rollout", url: "https://hooks.example.com/notify?team=web" },
+        ],
+      },
+    },
+  ],
+];
+
+describe("manifests in the style of Flagger's documentation still pass", () => {
+  for (const [title, spec] of flaggerStyle) {
+    test(title, () => {
+      const result = validateCanary(spec);
+      assert.ok(result.ok, `expected valid, got:\n${errorsOf(result).join("\n")}`);
+    });
+  }
+
+  test("a Prometheus MetricTemplate and a Slack AlertProvider", () => {
+    const template = validateMetricTemplate({
+      provider: { type: "prometheus", address: "http://prometheus.istio-system:9090" },
+      query: 'sum(rate(http_requests_total{namespace="{{ namespace }}",status!~"5.*"}[{{ interval }}]))',
+    });
+    assert.ok(template.ok, errorsOf(template).join("\n"));
+    const alert = validateAlertProvider({
+      type: "slack",
+      channel: "on-call-alerts",
+      username: "flagger",
+      address: "https://hooks.slack.com/services/T0/B0/XYZ",
+    });
+    assert.ok(alert.ok, errorsOf(alert).join("\n"));
+  });
+});
