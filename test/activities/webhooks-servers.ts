@@ -73,8 +73,8 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+async function listen(server: Server, host = "127.0.0.1"): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return (server.address() as AddressInfo).port;
 }
 
@@ -83,8 +83,11 @@ async function shut(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/** Records every request and answers with the current responder (200 "ok" by default). */
-export async function startReceiver(options: { tls?: boolean } = {}): Promise<Receiver> {
+/**
+ * Records every request and answers with the current responder (200 "ok" by default). It listens
+ * on 127.0.0.1, or on `host` (an IPv4 address of this machine).
+ */
+export async function startReceiver(options: { tls?: boolean; host?: string } = {}): Promise<Receiver> {
   const requests: Recorded[] = [];
   let responder: Responder = () => ({ status: 200, body: "ok" });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -107,9 +110,10 @@ export async function startReceiver(options: { tls?: boolean } = {}): Promise<Re
     res.end(answer.body ?? "");
   };
   const server = options.tls ? createHttpsServer(TEST_TLS, handle) : createHttpServer(handle);
-  const port = await listen(server);
+  const host = options.host ?? "127.0.0.1";
+  const port = await listen(server, host);
   return {
-    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
+    url: `${options.tls ? "https" : "http"}://${host}:${port}`,
     requests,
     respond(next) {
       responder = next;

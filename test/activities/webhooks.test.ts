@@ -6,6 +6,7 @@
  * the environment.
  */
 import assert from "node:assert/strict";
+import { networkInterfaces } from "node:os";
 import { after, before, describe, test } from "node:test";
 import { MockActivityEnvironment } from "@temporalio/testing";
 import {
@@ -430,6 +431,38 @@ describe("deny local destinations", () => {
       assert.ok(performance.now() - started < 1_000, `${url}: refused at once, not retried`);
     }
     assert.equal(receiver.requests.length, 0);
+  });
+
+  test("other addresses still pass with the option on, over http and https", async (t) => {
+    // An address of this machine that is neither loopback nor link-local, as a remote service's would be.
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i?.family === "IPv4" && !i.internal && !i.address.startsWith("169.254."));
+    if (external === undefined) {
+      t.skip("this machine has no IPv4 address beside loopback");
+      return;
+    }
+    const plain = await startReceiver({ host: external.address });
+    const secure = await startReceiver({ host: external.address, tls: true });
+    try {
+      const results = await denying(
+        target([
+          { name: "plain", type: "post-rollout", url: `${plain.url}/hook` },
+          { name: "secure", type: "post-rollout", url: `${secure.url}/hook`, disableTLS: true },
+        ]),
+        "post-rollout",
+        "Succeeded",
+      );
+      assert.deepEqual(
+        results.map((r) => [r.verdict, r.message]),
+        [
+          ["pass", "HTTP 200: ok"],
+          ["pass", "HTTP 200: ok"],
+        ],
+      );
+    } finally {
+      await Promise.all([plain.close(), secure.close()]);
+    }
   });
 
   test("the same webhook passes when the option is off", async () => {

@@ -1,12 +1,23 @@
 import assert from "node:assert/strict";
+import { connect, createServer, type LookupFunction } from "node:net";
 import { describe, test } from "node:test";
 import {
   checkAddress,
   checkLiteral,
   checkResolved,
   DestinationError,
+  denyLocalLookup,
   localKind,
 } from "../../src/net/destination.ts";
+
+/** What the lookup hands back, in both of the forms net asks for. */
+function lookUp(hostname: string, all: boolean): Promise<unknown> {
+  return new Promise((resolve, reject) =>
+    (denyLocalLookup as LookupFunction)(hostname, { all }, (error, address, family) =>
+      error ? reject(error) : resolve(all ? address : { address, family }),
+    ),
+  );
+}
 
 describe("local destinations", () => {
   test("loopback, unspecified, link-local and metadata addresses, IPv4-mapped forms included", () => {
@@ -61,6 +72,35 @@ describe("local destinations", () => {
       /^DestinationError: localhost resolves to (127\.0\.0\.1|::1), a loopback address/,
     );
     await checkResolved("no-such-host.invalid");
+  });
+});
+
+describe("the connect-time lookup", () => {
+  test("hands back allowed addresses in the form asked for", async () => {
+    assert.deepEqual(await lookUp("192.0.2.10", false), { address: "192.0.2.10", family: 4 });
+    assert.deepEqual(await lookUp("2001:db8::5", true), [{ address: "2001:db8::5", family: 6 }]);
+  });
+
+  test("refuses a name resolving to a local address, and the socket never connects", async () => {
+    await assert.rejects(lookUp("localhost", true), /^DestinationError: localhost resolves to/);
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const error = await new Promise<Error>((resolve) => {
+        const socket = connect({ host: "localhost", port, lookup: denyLocalLookup });
+        socket.on("error", resolve);
+        socket.on("connect", () => resolve(new Error("connected")));
+      });
+      assert.ok(error instanceof DestinationError, String(error));
+      assert.equal(connections, 0);
+    } finally {
+      server.close();
+    }
   });
 });
 
