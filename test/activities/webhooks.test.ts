@@ -330,11 +330,8 @@ describe("webhook idempotency keys", () => {
     receiver.respond((_request, index) => (index === 0 ? { status: 503 } : { status: 200 }));
     const canary = target([{ name: "load", type: "rollout", url: receiver.url, retries: 1 }]);
     const call = (activityId: string, attempt: number) =>
-      new MockActivityEnvironment(info(activityId, attempt)).run(
-        runWebhooks,
-        canary,
-        "rollout",
-        "Progressing",
+      new MockActivityEnvironment(info(activityId, attempt)).run(() =>
+        runWebhooks(canary, "rollout", "Progressing"),
       );
 
     await call("7", 1); // a 503, then a retry within the call
