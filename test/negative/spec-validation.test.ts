@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Provider } from "../../src/api/canary.ts";
 import { validateAlertProvider, validateCanary, validateMetricTemplate } from "../../src/api/validate.ts";
+import { flaggerStyle } from "./flagger-style.ts";
 
 type Spec = Record<string, unknown>;
 
@@ -587,135 +588,6 @@ describe("bad MetricTemplates and AlertProviders are refused with the field and 
 test("the suite holds at least 30 bad inputs", () => {
   assert.ok(canaryCases.length + templateCases.length + alertCases.length >= 30);
 });
-
-/** Manifests shaped like the ones Flagger's documentation walks through: all must stay valid. */
-const flaggerStyle: [string, Spec][] = [
-  [
-    "Istio progressive canary with HPA, load test and acceptance test",
-    {
-      provider: "istio",
-      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
-      progressDeadlineSeconds: 60,
-      autoscalerRef: { apiVersion: "autoscaling/v2beta2", kind: "HorizontalPodAutoscaler", name: "podinfo" },
-      service: {
-        port: 9898,
-        targetPort: 9898,
-        gateways: ["istio-ingressgateway.istio-system.svc.cluster.local"],
-        hosts: ["app.example.com"],
-        trafficPolicy: { tls: { mode: "DISABLE" } },
-        retries: {
-          attempts: 3,
-          perTryTimeout: "1s",
-          retryOn: "gateway-error,connect-failure,refused-stream",
-        },
-      },
-      analysis: {
-        interval: "1m",
-        threshold: 5,
-        maxWeight: 50,
-        stepWeight: 10,
-        metrics: [
-          { name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" },
-          { name: "request-duration", thresholdRange: { max: 500 }, interval: "30s" },
-        ],
-        webhooks: [
-          {
-            name: "acceptance-test",
-            type: "pre-rollout",
-            url: "http://flagger-loadtester.test/",
-            timeout: "30s",
-            metadata: { type: "bash", cmd: "curl -sd 'test' http://podinfo-canary:9898/token | grep token" },
-          },
-          {
-            name: "load-test",
-            url: "http://flagger-loadtester.test/",
-            timeout: "5s",
-            metadata: { cmd: "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/" },
-          },
-        ],
-      },
-    },
-  ],
-  [
-    "kubernetes provider blue/green",
-    {
-      provider: "kubernetes",
-      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
-      progressDeadlineSeconds: 60,
-      service: { port: 80, targetPort: "http", portDiscovery: true },
-      analysis: {
-        interval: "30s",
-        threshold: 2,
-        iterations: 10,
-        metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" }],
-        webhooks: [
-          { name: "smoke-test", type: "pre-rollout", url: "http://flagger-loadtester.test/", timeout: "15s" },
-          { name: "helm-test", type: "pre-rollout", url: "http://flagger-helmtester.test/", timeout: "3m" },
-        ],
-      },
-    },
-  ],
-  [
-    "Istio A/B testing on a header and a cookie",
-    {
-      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "abtest" },
-      service: { port: 9898 },
-      analysis: {
-        interval: "1m",
-        threshold: 10,
-        iterations: 10,
-        match: [
-          { headers: { "x-canary": { exact: "insider" } } },
-          { headers: { cookie: { regex: "^(.*?;)?(canary=always)(;.*)?$" } } },
-        ],
-        metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" }],
-      },
-    },
-  ],
-  [
-    "Gateway API canary with step weights, timeouts and session affinity",
-    {
-      provider: "gatewayapi:v1",
-      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
-      service: {
-        port: 9898,
-        timeout: "30s",
-        backendTimeout: "10s",
-        hosts: ["www.example.com"],
-        gatewayRefs: [{ name: "gateway", namespace: "istio-ingress" }],
-      },
-      analysis: {
-        interval: "1m",
-        threshold: 5,
-        stepWeights: [5, 10, 15, 20, 25, 35, 45, 60, 75, 90],
-        sessionAffinity: { cookieName: "flagger-cookie", maxAge: 21600 },
-        metrics: [{ name: "request-duration", thresholdRange: { max: 500 }, interval: "1m" }],
-      },
-    },
-  ],
-  [
-    "manual gates, rollback hook and alerts",
-    {
-      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
-      service: { port: 9898 },
-      analysis: {
-        interval: "15s",
-        threshold: 10,
-        maxWeight: 50,
-        stepWeight: 5,
-        alerts: [
-          { name: "on-call", severity: "error", providerRef: { name: "on-call", namespace: "flagger" } },
-        ],
-        webhooks: [
-          { name: "gate", type: "confirm-rollout", url: "http://flagger-loadtester.test/gate/approve" },
-          { name: "promote", type: "confirm-promotion", url: "http://flagger-loadtester.test/gate/halt" },
-          { name: "rollback", type: "rollback", url: "http://flagger-loadtester.test/rollback/check" },
-          { name: "notify", type: "post-rollout", url: "https://hooks.example.com/notify?team=web" },
-        ],
-      },
-    },
-  ],
-];
 
 describe("manifests in the style of Flagger's documentation still pass", () => {
   for (const [title, spec] of flaggerStyle) {
