@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { DurationError, formatDuration, parseDuration } from "../../src/api/duration.ts";
+import {
+  DurationError,
+  formatDuration,
+  parseDuration,
+  parsePrometheusDuration,
+} from "../../src/api/duration.ts";
 
 describe("parseDuration", () => {
   const valid: [string, number][] = [
@@ -72,6 +77,44 @@ describe("formatDuration", () => {
     fc.assert(
       fc.property(fc.integer({ min: -1e10, max: 1e10 }), (ms) => {
         assert.equal(parseDuration(formatDuration(ms)), ms);
+      }),
+    );
+  });
+});
+
+describe("parsePrometheusDuration", () => {
+  const valid: [string, number][] = [
+    ["30s", 30_000],
+    ["1m", 60_000],
+    ["1h30m", 5_400_000],
+    ["1d", 86_400_000],
+    ["1w", 604_800_000],
+    ["1y", 31_536_000_000],
+    ["1m500ms", 60_500],
+    ["0s", 0],
+    ["90s", 90_000],
+  ];
+  for (const [text, ms] of valid) {
+    test(`${JSON.stringify(text)} is ${ms} ms`, () => assert.equal(parsePrometheusDuration(text), ms));
+  }
+
+  // What a PromQL range selector refuses, though Go or a person might write it.
+  for (const text of ["", "1.5m", "30s1m", "1m1m", "500us", "1", "-1m", "1 m", "1M"]) {
+    test(`${JSON.stringify(text)} is rejected`, () => {
+      assert.throws(
+        () => parsePrometheusDuration(text),
+        (error: unknown) =>
+          error instanceof DurationError &&
+          error.message ===
+            `invalid duration ${JSON.stringify(text)}: not a Prometheus duration (whole numbers with units y, w, d, h, m, s, ms, largest first); e.g. "30s", "1m" or "1h30m"`,
+      );
+    });
+  }
+
+  test("every whole-second duration formatDuration writes is one Prometheus reads back", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1e7 }), (seconds) => {
+        assert.equal(parsePrometheusDuration(formatDuration(seconds * 1000)), seconds * 1000);
       }),
     );
   });

@@ -11,6 +11,16 @@ import {
 } from "../../src/kube/crds.ts";
 import { toYaml } from "../../src/kube/yaml.ts";
 
+type JsonNode = Record<string, unknown>;
+
+/** The openAPIV3Schema of the Canary CRD's spec. */
+function canarySpecSchema(): JsonNode {
+  const crd = customResourceDefinitions()["canaries.yaml"] as {
+    spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: JsonNode } } } }[] };
+  };
+  return crd.spec.versions[0]?.schema.openAPIV3Schema.properties.spec ?? {};
+}
+
 describe("CRDs", () => {
   it("deploy/crds is what src/kube/crds.ts generates (run `node src/kube/crds.ts` after changing src/api)", () => {
     for (const [file, text] of Object.entries(renderCustomResourceDefinitions())) {
@@ -36,6 +46,24 @@ describe("CRDs", () => {
     assert.equal(columns.Weight, ".status.canaryWeight");
     assert.equal(columns.FailedChecks, ".status.failedChecks");
     assert.equal(columns.LastTransitionTime, ".status.lastTransitionTime");
+  });
+
+  it("CEL transition rules keep targetRef, the Services' name and the provider of a live Canary", () => {
+    const spec = canarySpecSchema();
+    const rules = (spec["x-kubernetes-validations"] as { rule: string; fieldPath?: string }[]) ?? [];
+    const transitions = rules.filter((r) => r.rule.includes("oldSelf")).map((r) => r.fieldPath);
+    assert.deepEqual(transitions, [".targetRef", ".service", ".provider"]);
+  });
+
+  it("analysis and its deprecated twin canaryAnalysis carry the same rules", () => {
+    const properties = canarySpecSchema().properties as Record<string, JsonNode>;
+    const analysis = properties.analysis as JsonNode;
+    assert.ok((analysis["x-kubernetes-validations"] as unknown[]).length > 0);
+    assert.deepEqual(properties.canaryAnalysis, analysis);
+    const stepWeights = (analysis.properties as Record<string, JsonNode>).stepWeights as JsonNode;
+    // The API server prices a CEL rule by the longest list it may see: unbounded, it refuses the CRD.
+    assert.equal(stepWeights.maxItems, 100);
+    assert.ok(stepWeights["x-kubernetes-validations"]);
   });
 
   it("the YAML reads back as the objects it was written from", () => {

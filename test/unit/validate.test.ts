@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { routerFor } from "../../activities/routing/registry.ts";
+import { PROVIDERS, SUPPORTED_PROVIDERS } from "../../src/api/canary.ts";
 import { applyDefaults, DEFAULTS, serviceNames } from "../../src/api/defaults.ts";
 import {
   fieldPath,
@@ -622,4 +624,19 @@ test("fieldPath renders indexes and unusual keys", () => {
   assert.equal(fieldPath(["analysis", "metrics", 0, "name"]), "analysis.metrics[0].name");
   assert.equal(fieldPath(["labels", "app.kubernetes.io/name"]), 'labels["app.kubernetes.io/name"]');
   assert.equal(fieldPath([0, Symbol.for("s")]), '[0]["Symbol(s)"]');
+});
+
+test("validation and the router registry agree on the providers supported", () => {
+  for (const provider of PROVIDERS) {
+    const valid = validateCanary(rawSpec({ stepWeight: 10 }, { provider })).ok;
+    const routed = (() => {
+      try {
+        return routerFor(provider) !== undefined;
+      } catch {
+        return false;
+      }
+    })();
+    assert.equal(valid, routed, `provider ${provider}: validation ${valid}, router ${routed}`);
+    assert.equal(valid, (SUPPORTED_PROVIDERS as readonly string[]).includes(provider));
+  }
 });
