@@ -167,6 +167,7 @@ class Findings {
 function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, findings: Findings): void {
   const provider = spec.provider ?? defaultProvider ?? DEFAULTS.provider;
   checkProvider(provider, spec.provider !== undefined, findings);
+  checkMeshFields(spec, provider, findings);
   checkNames(spec, findings);
   checkRouteTimeouts(spec, provider, findings);
   checkHeaderNames(spec.service.match, "service.match", findings);
@@ -215,6 +216,23 @@ function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, fi
     findings.error(
       `${key}.sessionAffinity.primaryCookieName must differ from cookieName (${affinity.cookieName}), or one cookie would send users both ways: rename one`,
     );
+  }
+}
+
+/** Fields only meshes not supported yet read: accepted as in Flagger, but the author should know. */
+const MESH_ONLY_FIELDS: readonly [string, (spec: CanarySpec) => unknown, string][] = [
+  ["service.meshName", (spec) => spec.service.meshName, "appmesh"],
+  ["service.backends", (spec) => spec.service.backends, "appmesh"],
+  ["upstreamRef", (spec) => spec.upstreamRef, "gloo"],
+];
+
+function checkMeshFields(spec: CanarySpec, provider: Provider, findings: Findings): void {
+  for (const [field, read, mesh] of MESH_ONLY_FIELDS) {
+    if (read(spec) !== undefined && !provider.startsWith(mesh)) {
+      findings.warn(
+        `${field} is read by provider ${mesh} only, which is not supported yet, so it has no effect: remove it`,
+      );
+    }
   }
 }
 

@@ -372,6 +372,11 @@ describe("validateCanary: warnings for accepted but inert fields", () => {
       "the kubernetes provider supports blue/green only, so analysis.stepWeight has no effect: remove it",
     ],
     [
+      "a field only App Mesh reads",
+      rawSpec({ stepWeight: 10 }, { service: { port: 80, meshName: "global" } }),
+      "service.meshName is read by provider appmesh only, which is not supported yet, so it has no effect: remove it",
+    ],
+    [
       "kubernetes provider without iterations",
       rawSpec({}, { provider: "kubernetes" }),
       "the kubernetes provider supports blue/green only: analysis.iterations defaults to 10",
