@@ -6,6 +6,7 @@
  * the workflow ID is one rollout.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
@@ -35,8 +36,11 @@ import {
   type WebhookResult,
 } from "./activity-port.ts";
 import {
+  type CheckedCommandInput,
   type Command,
   checkCommand,
+  checkCommandInput,
+  checkRevisionMessage,
   type Effect,
   evaluateGate,
   gateDeadlineMs,
@@ -44,6 +48,7 @@ import {
   initialRolloutState,
   isAnalysing,
   isAnalysisStart,
+  isBeforePromotion,
   isFrozen,
   isIdle,
   isRollingOut,
@@ -93,6 +98,21 @@ const REPEATED_REVISION_PATCH = "drop-repeated-revision";
 const RESYNC_STATUS_PATCH = "resync-status-on-new-spec";
 /** Patch: the status carries the last analysis's metric values, and is written when they change. */
 const METRIC_STATUS_PATCH = "metric-values-in-status";
+/**
+ * Patch: nothing the workflow waits for can hold it forever. Effects that fail stay queued and are
+ * retried at the next interval while messages are handled; a primary that is not ready halts a
+ * step instead of blocking it; failed analysis calls are failed checks; malformed signals are
+ * dropped; updates answer within a bound; initialization can be interrupted by a new revision
+ * and never takes the target's revision for the primary's; a delete is best-effort and messages
+ * queued behind it start the next canary of that name.
+ */
+const HARDENING_PATCH = "never-stuck";
+
+/** How long an update waits for its command to be applied before answering that it is still queued. */
+const UPDATE_WAIT = "1m";
+
+/** An effect failed after its activity's retries; it stays queued and the step that needed it ends. */
+class Stalled extends Error {}
 
 /** How many timeline entries the status query keeps (history keeps everything). */
 const TIMELINE_LIMIT = 100;
@@ -121,6 +141,10 @@ export interface CarriedState {
   readonly pendingRevision: string | undefined;
   /** The last revision message received, so a repeat of it wakes nothing. */
   readonly lastReceived?: RevisionMessage | undefined;
+  /** Effects decided but not carried out yet (their activity failed), oldest first. */
+  readonly unfinished?: readonly Effect[];
+  /** When the canary must be ready by, fixed when the wait for this revision's readiness began. */
+  readonly readyDeadlineAtMs?: number | undefined;
 }
 
 export interface CanaryWorkflowInput {
@@ -155,6 +179,19 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   /** Workflow time at which the next analysis step is due. */
   let nextStepAtMs: number | undefined = carried?.nextStepAtMs;
 
+  /** Effects decided but not carried out yet; retried, in order, before anything else is done. */
+  let unfinished: Effect[] = [...(carried?.unfinished ?? [])];
+  /** Why the first unfinished effect failed, and when to try it again. */
+  let stall: { reason: string; permanent: boolean; retryAtMs: number } | undefined;
+  let readyDeadlineAtMs: number | undefined = carried?.readyDeadlineAtMs;
+  /** What the workflow is carrying out now, for an update that has to wait. */
+  let busyWith = "";
+  /** The last warning noted about a halted step, so a repeat is not written again. */
+  let lastHalt = "";
+  /** When the step under way was due: an interrupted step runs again at once, not an interval later. */
+  let stepDueAtMs: number | undefined;
+
+  const hardened = () => patched(HARDENING_PATCH);
   const now = () => Date.now();
   /** The phase as of now: awaits in between may have moved it. */
   const phaseNow = (): CanaryPhase => state.phase;
@@ -175,7 +212,19 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     message.revision === lastReceived.revision &&
     message.generation === lastReceived.generation &&
     JSON.stringify(message.spec) === JSON.stringify(lastReceived.spec);
-  setHandler(revisionSignal, (message) => {
+  /** A signal nobody's validator saw: dropped, and said so where an operator looks. */
+  function dropMalformed(signal: string, reason: string): void {
+    remember({ message: `Ignored a malformed ${signal} signal: ${reason}` });
+    log.warn("ignored a malformed signal", { signal, reason });
+  }
+
+  setHandler(revisionSignal, (input) => {
+    let message = input;
+    if (hardened()) {
+      const checked = checkRevisionMessage(input);
+      if (!checked.ok) return dropMalformed("revision", checked.reason);
+      message = checked.value;
+    }
     if (isRepeat(message) && patched(REPEATED_REVISION_PATCH)) return;
     lastReceived = message;
     inbox.push({ kind: "revision", message });
@@ -193,8 +242,19 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     });
     return id;
   };
+  /** The input with long texts cut, or unchanged when it does not check (a validator rejected it already). */
+  const trimmed = (input: CommandInput | ApproveInput): CommandInput | CheckedCommandInput => {
+    const checked = checkCommandInput(input);
+    return checked.ok ? checked.value : input;
+  };
   const signalCommand = (name: Command["name"]) => (input: CommandInput | ApproveInput) => {
-    enqueue(name, input);
+    if (!hardened()) {
+      enqueue(name, input);
+      return;
+    }
+    const checked = checkCommandInput(input);
+    if (!checked.ok) return dropMalformed(name, checked.reason);
+    enqueue(name, checked.value);
   };
   setHandler(approveSignal, signalCommand("approve"));
   setHandler(skipSignal, signalCommand("skip"));
@@ -207,16 +267,24 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   const updateCommand =
     (name: Command["name"]) =>
     async (input: CommandInput | ApproveInput): Promise<CommandResult> => {
-      const id = enqueue(name, input);
-      await condition(() => applied.has(id));
+      const id = enqueue(name, trimmed(input));
+      if (!hardened()) await condition(() => applied.has(id));
+      else if (!(await condition(() => applied.has(id), UPDATE_WAIT))) {
+        throw ApplicationFailure.nonRetryable(
+          `${name} is queued but not applied yet: the canary is busy (${busyWith || "working"}); ` +
+            "it is applied as soon as that ends",
+          "CommandPending",
+        );
+      }
       const outcome = applied.get(id) as { ok: boolean; message: string };
       // The state may have moved between validation and application: then the caller learns why.
       if (!outcome.ok) throw ApplicationFailure.nonRetryable(outcome.message, "CommandRejected");
       return { accepted: true, phase: state.phase, message: outcome.message };
     };
   const validator = (name: Command["name"]) => (input: CommandInput | ApproveInput) => {
-    if (!input?.by) throw new Error(`${name} needs "by": who sends the command`);
-    const check = checkCommand(state, { name, gate: "gate" in input ? input.gate : undefined });
+    const checked = checkCommandInput(input);
+    if (!checked.ok) throw new Error(`${name}: ${checked.reason}`);
+    const check = checkCommand(state, { name, gate: checked.value.gate });
     if (!check.ok) throw new Error(check.reason);
   };
   for (const [update, name] of [
@@ -278,11 +346,82 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       (state.phase !== before.phase &&
         (state.phase === "Promoting" || (state.phase === "Progressing" && before.phase === "Waiting")));
     if (startsNow) nextStepAtMs = undefined;
-    if (state.revision !== before.revision || (before.phase === "Failed" && isRollingOut(state.phase)))
+    if (state.revision !== before.revision || (before.phase === "Failed" && isRollingOut(state.phase))) {
       steps = 0;
-    for (const effect of result.effects) await carryOut(effect);
+      readyDeadlineAtMs = undefined;
+    }
+    if (!hardened()) {
+      for (const effect of result.effects) await carryOut(effect);
+    } else {
+      unfinished.push(...result.effects);
+      const done = await settle();
+      if (before.phase !== state.phase || before.route !== state.route) publish();
+      syncStatus();
+      if (!done) throw new Stalled(stall?.reason);
+      return;
+    }
     if (before.phase !== state.phase || before.route !== state.route) publish();
     syncStatus();
+  }
+
+  /** Feeds an event; a failed effect stays queued for the main loop to retry. */
+  async function feedQuietly(event: RolloutEvent): Promise<void> {
+    try {
+      await feed(event);
+    } catch (err) {
+      if (!(err instanceof Stalled)) throw err;
+    }
+  }
+
+  /**
+   * Carries out the unfinished effects in order. One that fails after its activity's retries stays
+   * first in the queue, with the reason noted once: nothing after it runs (the canary is never
+   * scaled down before traffic has left it), and the main loop tries again at the next interval.
+   */
+  async function settle(): Promise<boolean> {
+    while (unfinished.length > 0) {
+      const effect = unfinished[0] as Effect;
+      busyWith = effectSummary(effect);
+      try {
+        await carryOut(effect);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const reason = describeError(err);
+        const permanent = isPermanent(err);
+        if (stall?.reason !== reason) {
+          warn(
+            `${effectSummary(effect)} failed: ${reason}; ${permanent ? "" : "retrying at the next interval"}`.replace(
+              /; $/,
+              "",
+            ),
+          );
+        }
+        stall = { reason, permanent, retryAtMs: now() + (spec?.analysis.intervalMs ?? 10_000) };
+        busyWith = "";
+        return false;
+      }
+      unfinished.shift();
+    }
+    busyWith = "";
+    stall = undefined;
+    return true;
+  }
+
+  /** A Warning Event and a timeline entry, for what halts or stalls the rollout. */
+  function warn(message: string): void {
+    remember({ message });
+    log.warn(message);
+    const t = target();
+    reportLater("notify", "recordEvent", () =>
+      report.recordEvent(t, { type: "Warning", reason: state.phase, message }),
+    );
+  }
+
+  /** Notes why a step halted, once per distinct reason. */
+  function halt(message: string): void {
+    if (message === lastHalt) return;
+    lastHalt = message;
+    warn(message);
   }
 
   async function carryOut(effect: Effect): Promise<void> {
@@ -307,7 +446,9 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         );
         return;
       case "postRolloutHooks":
-        await webhooks("post-rollout");
+        // Post-rollout hooks tell others; their failure must not hold the canary back.
+        if (hardened()) await answersOrErrors("post-rollout");
+        else await webhooks("post-rollout");
         return;
       case "alert": {
         const alert = { severity: effect.severity, phase: state.phase, message: effect.message };
@@ -431,22 +572,35 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     switch (item.kind) {
       case "revision": {
         const { message } = item;
-        if (message.generation < generation) return "continue";
-        if ((message.generation > generation || message.resyncStatus) && patched(RESYNC_STATUS_PATCH)) {
-          synced = "";
-          // Another writer (the controller) may have changed the status: compare with a fresh read.
-          statusMayBeStale = true;
+        const stale = message.generation < generation;
+        // A stale message's spec is old, but its revision is still news.
+        if (stale && !hardened()) return "continue";
+        if (!stale) {
+          if ((message.generation > generation || message.resyncStatus) && patched(RESYNC_STATUS_PATCH)) {
+            synced = "";
+            // Another writer (the controller) may have changed the status: compare with a fresh read.
+            statusMayBeStale = true;
+          }
+          generation = message.generation;
+          spec = message.spec;
         }
-        generation = message.generation;
-        spec = message.spec;
         if (initialized) await feed({ type: "revision", revision: message.revision });
         else pendingRevision = message.revision;
         return "continue";
       }
       case "delete":
         if (!spec) return "terminated";
-        await feed({ type: "delete" });
-        await feed({ type: "terminated" });
+        if (!hardened()) {
+          await feed({ type: "delete" });
+          await feed({ type: "terminated" });
+          syncStatus();
+          return "terminated";
+        }
+        // Best-effort: what cannot be reverted is reported, and the canary is gone all the same.
+        unfinished = [];
+        await feedQuietly({ type: "delete" });
+        unfinished = [];
+        await feedQuietly({ type: "terminated" });
         syncStatus();
         return "terminated";
       case "command": {
@@ -458,14 +612,27 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
           reason: command.reason,
         });
         const gate = state.gate?.type;
-        await feed({ type: "command", command });
-        // An approved traffic or promotion gate takes its step now, not at the next interval.
-        if (check.ok && command.name === "approve" && gate !== "confirm-rollout")
-          await feed({ type: "advance" });
-        if (check.ok && (command.name === "resume" || command.name === "retry")) nextStepAtMs = undefined;
+        // An aborted rollout's rollback supersedes whatever was still to be done for it.
+        if (hardened() && check.ok && command.name === "abort") unfinished = [];
+        try {
+          await feed({ type: "command", command });
+          // An approved traffic or promotion gate takes its step now, not at the next interval.
+          if (check.ok && command.name === "approve" && gate !== "confirm-rollout")
+            await feed({ type: "advance" });
+        } catch (err) {
+          if (!(err instanceof Stalled)) throw err;
+        }
+        if (check.ok && (command.name === "resume" || command.name === "retry")) {
+          nextStepAtMs = undefined;
+          // Time spent paused is not the canary's fault: its progress deadline starts again.
+          readyDeadlineAtMs = undefined;
+        }
+        const pending = stall ? ` (not carried out yet: ${stall.reason}; retrying)` : "";
         applied.set(item.id, {
           ok: check.ok,
-          message: check.ok ? `${command.name}: ${projectStatus(state).condition.message}` : check.reason,
+          message: check.ok
+            ? `${command.name}: ${projectStatus(state).condition.message}${pending}`
+            : check.reason,
         });
         return "continue";
       }
@@ -478,9 +645,27 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   async function drainInbox(): Promise<"continue" | "terminated"> {
     while (inbox.length > 0) {
       const item = inbox.shift() as InboxItem;
-      if ((await handle(item)) === "terminated") return "terminated";
+      let outcome: "continue" | "terminated";
+      try {
+        outcome = await handle(item);
+      } catch (err) {
+        // The message was applied; its effects wait in the queue.
+        if (!(err instanceof Stalled)) throw err;
+        outcome = "continue";
+      }
+      if (outcome === "terminated") {
+        if (hardened()) answerLeftCommands();
+        return "terminated";
+      }
     }
     return "continue";
+  }
+
+  /** Commands that arrived after the delete: their updates learn the canary is gone. */
+  function answerLeftCommands(): void {
+    for (const item of inbox) {
+      if (item.kind === "command") applied.set(item.id, { ok: false, message: "the Canary was deleted" });
+    }
   }
 
   // ---- observations ----------------------------------------------------------------------
@@ -511,6 +696,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   async function initialize(): Promise<void> {
     publish();
     syncStatus();
+    if (hardened()) return initializeInterruptibly();
     try {
       await cluster.initialize.executeWithOptions(
         {
@@ -538,8 +724,89 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     await feed({ type: "initialized", revision });
   }
 
+  /**
+   * Initialization that a message interrupts (a new revision re-runs it with that revision, so a
+   * first version that never became ready can be fixed), and that takes the primary's revision
+   * from the cluster: an existing primary keeps what it runs, and a newer target revision becomes
+   * a rollout instead of being marked promoted.
+   */
+  async function initializeInterruptibly(): Promise<void> {
+    const revision = pendingRevision;
+    const t: Target = { ...target(), revision };
+    busyWith = "initializing: creating the primary, services and routes";
+    let result: Awaited<ReturnType<CanaryActivities["initialize"]>>;
+    try {
+      const outcome = await interruptible(() =>
+        cluster.initialize.executeWithOptions(
+          {
+            ...activityOptions.cluster,
+            startToCloseTimeout: "15m",
+            scheduleToCloseTimeout: undefined,
+            // A cancelled attempt must be over before the next one applies the primary again.
+            cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary: "create primary, services and routes",
+          },
+          [t],
+        ),
+      );
+      busyWith = "";
+      if (!outcome) return;
+      result = outcome.value;
+    } catch (err) {
+      busyWith = "";
+      if (isCancellation(err)) throw err;
+      // Permanent: the user must fix the spec or create the target; a new message retries.
+      warn(`Initialization failed: ${describeError(err)}`);
+      await condition(hasMail);
+      return;
+    }
+    initialized = true;
+    pendingRevision = undefined;
+    const primary = result?.primaryRevision ?? revision ?? "";
+    await feedQuietly({ type: "initialized", revision: primary });
+    if (revision !== undefined && revision !== primary) {
+      await feedQuietly({ type: "revision", revision });
+    }
+  }
+
+  /** Answers of a type's webhooks; a call that failed for good is a failed answer per webhook, not a crash. */
+  async function answersOrErrors(type: WebhookType): Promise<WebhookResult[]> {
+    try {
+      return await webhooks(type);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const reason = describeError(err);
+      return (spec?.analysis.webhooks ?? [])
+        .filter((w) => w.type === type)
+        .map((w) => ({ name: w.name, type, verdict: "error", statusCode: undefined, message: reason }));
+    }
+  }
+
+  /** The metric checks; when the activity failed for good, every metric is a failed check saying why. */
+  async function metricsOrErrors(): Promise<MetricResult[]> {
+    const live = spec as ResolvedCanarySpec;
+    if (live.analysis.metrics.length === 0) return [];
+    try {
+      return await analysis.runMetrics.executeWithOptions(
+        { ...activityOptions.analysis, summary: "run metric checks" },
+        [target()],
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const reason = describeError(err);
+      return live.analysis.metrics.map((m) => ({
+        name: m.name,
+        value: undefined,
+        thresholdRange: m.thresholdRange,
+        verdict: "error",
+        message: `${m.name}: the check could not run: ${reason}`,
+      }));
+    }
+  }
+
   /** One analysis interval while Progressing or WaitingPromotion. */
   async function analysisStep(): Promise<void> {
+    if (hardened()) return hardenedAnalysisStep();
     const live = spec as ResolvedCanarySpec;
     const ready = await interruptible(() =>
       readiness.waitCanaryReady.executeWithOptions(
@@ -599,10 +866,87 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     await feed({ type: "advance" });
   }
 
+  /**
+   * One analysis interval, where nothing can hold the canary: the progress deadline is fixed when
+   * the wait for readiness begins; a message interrupts the wait and the step runs again at once;
+   * a primary that is not ready halts the step until the next interval, as in Flagger; checks
+   * that could not run are failed checks.
+   */
+  async function hardenedAnalysisStep(): Promise<void> {
+    const live = spec as ResolvedCanarySpec;
+    readyDeadlineAtMs ??= now() + live.progressDeadlineSeconds * 1000;
+    const deadlineAtMs = readyDeadlineAtMs;
+    busyWith = "waiting for the canary to be ready";
+    let ready: { value: unknown } | undefined;
+    try {
+      ready = await interruptible(() =>
+        readiness.waitCanaryReady.executeWithOptions(
+          { ...activityOptions.readiness, summary: "wait for the canary to be ready" },
+          [target(), { deadlineAtMs }],
+        ),
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (errorType(err) !== NON_RETRYABLE_ERRORS.deadlineExceeded) throw err;
+      await feed({ type: "canaryNotReady", deadlineExceeded: true, reason: describeError(err) });
+      return;
+    } finally {
+      busyWith = "";
+    }
+    if (!ready) {
+      // Interrupted by a message: this step has not run, so it runs once the message is handled.
+      if (stepDueAtMs !== undefined) nextStepAtMs = stepDueAtMs;
+      return;
+    }
+    if (!isAnalysing(state.phase)) return;
+    readyDeadlineAtMs = undefined;
+    const primary = await cluster.primaryReadiness.executeWithOptions(
+      { ...activityOptions.cluster, summary: "check the primary is ready" },
+      [target()],
+    );
+    if (!primary.ready) {
+      halt(`Halting advancement: the primary is not ready: ${primary.message}`);
+      return;
+    }
+    lastHalt = "";
+
+    if (live.skipAnalysis) {
+      await feed({ type: "skipAnalysis" });
+      return;
+    }
+    const asked = (await answersOrErrors("rollback")).find((w) => w.verdict === "pass");
+    if (asked) {
+      await feed({ type: "rollbackWebhook", webhook: asked.name });
+      return;
+    }
+
+    steps++;
+    let verdict: { passed: boolean; message: string };
+    if (isAnalysisStart(live.analysis, state)) {
+      const pre = await answersOrErrors("pre-rollout");
+      lastAnalysis = { metrics: [], webhooks: pre };
+      verdict = summarizeChecks([], pre);
+      await feed({ type: "checks", stage: "pre-rollout", passed: verdict.passed, message: verdict.message });
+    } else {
+      const [hooks, metrics] = await Promise.all([answersOrErrors("rollout"), metricsOrErrors()]);
+      lastAnalysis = { metrics, webhooks: hooks };
+      verdict = summarizeChecks(metrics, hooks);
+      await feed({ type: "checks", stage: "analysis", passed: verdict.passed, message: verdict.message });
+    }
+    if (!verdict.passed || !isAnalysing(state.phase)) return;
+
+    const step = planStep(live.strategy.kind, live.analysis, state);
+    if (step.gate) {
+      const open = await checkGate(step.gate);
+      if (!open) return;
+    }
+    await feed({ type: "advance" });
+  }
+
   /** Asks a gate's webhooks; feeds the outcome; true when it is open. */
   async function checkGate(gate: GateType): Promise<boolean> {
     const live = spec as ResolvedCanarySpec;
-    const answers = await webhooks(gate);
+    const answers = hardened() ? await answersOrErrors(gate) : await webhooks(gate);
     lastAnalysis = {
       ...lastAnalysis,
       webhooks: [...lastAnalysis.webhooks.filter((w) => w.type !== gate), ...answers],
@@ -644,6 +988,12 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     if ((await drainInbox()) === "terminated") {
       publish();
       await reportsDone();
+      // A Canary recreated under the same name sent its revision behind the delete: it starts afresh.
+      const next = inbox.filter((item) => item.kind === "revision");
+      if (next.length > 0 && hardened()) {
+        await condition(() => allHandlersFinished(), UPDATE_WAIT);
+        return continueAsNew<typeof canaryWorkflow>({ ref, carried: freshStart(next) });
+      }
       return { phase: "Terminated" };
     }
     syncStatus();
@@ -668,6 +1018,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
             nextStepAtMs,
             pendingRevision,
             lastReceived,
+            unfinished,
+            readyDeadlineAtMs,
           },
         });
       }
@@ -679,6 +1031,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     }
     if (!initialized) {
       await initialize();
+      continue;
+    }
+    if (unfinished.length > 0) {
+      await retryUnfinished();
       continue;
     }
     if (isIdle(state.phase) || isFrozen(state, spec)) {
@@ -700,13 +1056,54 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       nextStepAtMs = scheduled + interval > now() ? scheduled + interval : now() + interval;
     }
 
+    stepDueAtMs = scheduled;
     try {
       await step();
     } catch (err) {
       if (isCancellation(err)) throw err;
+      if (err instanceof Stalled) continue;
       // Retries are exhausted or the error is permanent: explain it, and roll back while possible.
-      await feed({ type: "failure", reason: describeError(err) });
+      if (hardened()) await feedQuietly({ type: "failure", reason: describeError(err) });
+      else await feed({ type: "failure", reason: describeError(err) });
     }
+  }
+
+  /**
+   * The queue holds effects whose activity failed: try the first again at its time. One that
+   * failed for good (RBAC, a resource type not installed) rolls the canary back while that is
+   * possible; the rollback's own effects replace the queue, since they are the state to reach.
+   */
+  async function retryUnfinished(): Promise<void> {
+    const first = unfinished[0] as Effect;
+    if (stall && now() < stall.retryAtMs) {
+      await sleepUntil(stall.retryAtMs, `retry: ${effectSummary(first)}`);
+      return;
+    }
+    if (stall?.permanent && isBeforePromotion(state.phase)) {
+      const reason = `${effectSummary(first)} failed: ${stall.reason}`;
+      unfinished = [];
+      stall = undefined;
+      await feedQuietly({ type: "failure", reason });
+      return;
+    }
+    await settle();
+  }
+
+  /** The carried state of a new canary of the same name, with the messages it sent already. */
+  function freshStart(messages: readonly InboxItem[]): CarriedState {
+    return {
+      rollout: initialRolloutState(),
+      spec: undefined,
+      generation: -1,
+      initialized: false,
+      inbox: messages,
+      timeline: [],
+      lastAnalysis: { metrics: [], webhooks: [] },
+      nextCommandId,
+      steps: 0,
+      nextStepAtMs: undefined,
+      pendingRevision: undefined,
+    };
   }
 
   async function step(): Promise<void> {
@@ -719,10 +1116,22 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         await analysisStep();
         return;
       case "Promoting":
-        await cluster.checkPrimaryReady.executeWithOptions(
-          { ...activityOptions.cluster, summary: "wait for the primary to be ready" },
-          [target()],
-        );
+        if (hardened()) {
+          const primary = await cluster.primaryReadiness.executeWithOptions(
+            { ...activityOptions.cluster, summary: "check the primary is ready" },
+            [target()],
+          );
+          if (!primary.ready) {
+            halt(`Waiting for the primary to be ready before traffic moves back to it: ${primary.message}`);
+            return;
+          }
+          lastHalt = "";
+        } else {
+          await cluster.checkPrimaryReady.executeWithOptions(
+            { ...activityOptions.cluster, summary: "wait for the primary to be ready" },
+            [target()],
+          );
+        }
         await feed({ type: "promotionStep" });
         // The canary was scaled down by the promotion step's effects.
         if (phaseNow() === "Finalising") await feed({ type: "finalised" });
@@ -741,6 +1150,34 @@ function routeSummary(route: Route): string {
     return route.mirror ? "route 100% to primary, mirror to canary" : "route 100% to primary";
   return `route ${route.canaryWeight}% to canary`;
 }
+
+function effectSummary(effect: Effect): string {
+  switch (effect.kind) {
+    case "setRoutes":
+      return routeSummary(effect.route);
+    case "scaleCanary":
+      return effect.to === "up" ? "scale canary up" : "scale canary to zero";
+    case "promote":
+      return "promote the canary to primary";
+    case "postRolloutHooks":
+      return "post-rollout webhooks";
+    case "finalize":
+      return effect.revert ? "finalize: revert to the target" : "finalize";
+    default:
+      return effect.kind;
+  }
+}
+
+/** Retrying cannot help: the error says what the user must fix. */
+function isPermanent(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof ApplicationFailure)) return false;
+  return (
+    cause.nonRetryable ||
+    (NON_RETRYABLE_ERRORS_LIST as readonly (string | undefined)[]).includes(cause.type ?? undefined)
+  );
+}
+const NON_RETRYABLE_ERRORS_LIST = Object.values(NON_RETRYABLE_ERRORS);
 
 function errorType(err: unknown): string | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;

@@ -3,6 +3,7 @@ export { type Strategy, type StrategyKind, selectStrategy } from "../../src/api/
 export * from "./checks.ts";
 export * from "./commands.ts";
 export * from "./gates.ts";
+export * from "./inputs.ts";
 export * from "./phases.ts";
 export * from "./progress.ts";
 export * from "./promotion.ts";
