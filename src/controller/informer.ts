@@ -74,8 +74,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     const list = async (): Promise<KubernetesListObject<T>> => {
       const listed = await kube.list<T>(type, options.namespace, { metadataOnly });
       return (
-        metadataOnly ? { ...listed, items: listed.items.map(withoutLastApplied) } : listed
-      ) as KubernetesListObject<T>;
+        // An empty PartialObjectMetadataList has `items: null`.
+        (
+          metadataOnly ? { ...listed, items: (listed.items ?? []).map(withoutLastApplied) } : listed
+        ) as KubernetesListObject<T>
+      );
     };
     this.#list = new ListWatch<T>(
       resourcePath(type, options.namespace),

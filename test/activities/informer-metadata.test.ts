@@ -35,6 +35,15 @@ function applied(name: string, value: string) {
 
 describe("Informer with metadataOnly", () => {
   it("caches Secrets without their data, and sees the data change", async () => {
+    // A namespace without Secrets: the API server lists them as `items: null`.
+    const empty = new Informer(operatorClient(), RESOURCES.secrets, {
+      namespace,
+      metadataOnly: true,
+      onChange: () => {},
+    });
+    informers.push(empty);
+    await empty.start();
+    assert.equal(empty.synced, true, "an empty list syncs");
     await admin.create(RESOURCES.secrets, namespace, applied("listed", token));
     const events: KubeObject[] = [];
     const informer = new Informer(operatorClient(), RESOURCES.secrets, {
