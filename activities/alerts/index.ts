@@ -63,6 +63,11 @@ interface Delivery {
 /** One provider the alert goes to, named for messages and for skipping it on a retry. */
 interface Recipient {
   readonly key: string;
+  /**
+   * The operator's own provider: its admin chose the address, so the deny-local option (which keeps
+   * Canary and AlertProvider authors off the operator's loopback) does not apply to it.
+   */
+  readonly operators: boolean;
   resolve(): Promise<Delivery>;
 }
 
@@ -89,7 +94,7 @@ export function createAlert(deps: AlertDependencies): (target: Target, alert: Al
       try {
         await post(await recipient.resolve(), message, {
           timeoutMs: deps.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-          denyLocal: deps.config.denyLocalDestinations,
+          denyLocal: deps.config.denyLocalDestinations && !recipient.operators,
         });
         delivered.add(recipient.key);
         heartbeat([...delivered]);
@@ -126,6 +131,7 @@ function recipientsFor(target: Target, severity: AlertSeverity, deps: AlertDepen
   if (global !== undefined && receives(global.severity, severity)) {
     recipients.push({
       key: "the operator's global alert provider",
+      operators: true,
       async resolve() {
         const secret =
           global.secretRef === undefined
@@ -147,6 +153,7 @@ function canaryRecipient(target: Target, entry: ResolvedAlert, deps: AlertDepend
   const what = `AlertProvider ${namespace}/${entry.providerRef.name}`;
   return {
     key: `${what} (alert ${entry.name})`,
+    operators: false,
     async resolve() {
       if (!deps.config.crossNamespaceRefs && namespace !== target.ref.namespace) {
         throw new DeliveryError(

@@ -72,12 +72,23 @@ async function measure(
 interface Address {
   readonly url: string;
   readonly source: string;
+  /**
+   * The operator's own setting: its admin chose it, so the deny-local option (which keeps Canary,
+   * template and provider authors off the operator's loopback) does not apply to it.
+   */
+  readonly operators: boolean;
+}
+
+/** Whether the deny-local option applies to a request to `address`. */
+function denyLocal(address: Address | undefined, deps: MetricsDependencies): boolean {
+  return deps.config.denyLocalDestinations && address?.operators !== true;
 }
 
 async function planQuery(metric: ResolvedMetric, target: Target, deps: MetricsDependencies): Promise<Plan> {
   const operatorServer: Address = {
     url: deps.config.metricsServer,
     source: "the operator's metrics server (--metrics-server)",
+    operators: true,
   };
   const metricsServer: Address =
     target.spec.metricsServer === undefined
@@ -85,6 +96,7 @@ async function planQuery(metric: ResolvedMetric, target: Target, deps: MetricsDe
       : {
           url: target.spec.metricsServer,
           source: `spec.metricsServer of Canary ${target.ref.namespace}/${target.ref.name}`,
+          operators: false,
         };
   const variables: TemplateVariables = {
     name: target.ref.name,
@@ -105,7 +117,7 @@ async function planQuery(metric: ResolvedMetric, target: Target, deps: MetricsDe
       credentials: undefined,
       credentialsSource: "",
       timeoutMs: deps.config.metricsQueryTimeoutMs,
-      denyLocal: deps.config.denyLocalDestinations,
+      denyLocal: denyLocal(metricsServer, deps),
     });
 
   if (metric.templateRef !== undefined) {
@@ -173,7 +185,7 @@ async function fromTemplate(
   const carriesSecrets = secretName !== undefined || Object.keys(headers).length > 0;
   const address: Address | undefined =
     provider.address !== undefined
-      ? { url: provider.address, source: `provider.address of ${what}` }
+      ? { url: provider.address, source: `provider.address of ${what}`, operators: false }
       : provider.type !== "prometheus"
         ? undefined
         : carriesSecrets
@@ -188,7 +200,7 @@ async function fromTemplate(
       credentials,
       credentialsSource,
       timeoutMs: deps.config.metricsQueryTimeoutMs,
-      denyLocal: deps.config.denyLocalDestinations,
+      denyLocal: denyLocal(address, deps),
     }),
     query: render(query, variables, what),
     unit: "",

@@ -371,6 +371,22 @@ describe("alerts", () => {
     }
   });
 
+  test("with the deny option, the operator's global provider still posts to its loopback address", async () => {
+    reset();
+    providers.set(`${namespace}/local`, { type: "slack", address: `${receiver.url}/local` });
+    const config = parseOperatorConfig({
+      denyLocalDestinations: true,
+      globalAlertProvider: { type: "slack", address: `${receiver.url}/global` },
+    });
+    const error = await failure(createAlert(deps({ config }))(target([ref("local")]), rollback));
+    assert.match(error?.message ?? "", /AlertProvider .*\/local .*127\.0\.0\.1 is a loopback address/);
+    assert.doesNotMatch(error?.message ?? "", /global/);
+    assert.deepEqual(
+      receiver.requests.map((r) => r.url),
+      ["/global"],
+    );
+  });
+
   test("alerts go through HTTP_PROXY from the environment", async () => {
     reset();
     const proxy = await startForwardProxy({ connectTo: "127.0.0.1" });

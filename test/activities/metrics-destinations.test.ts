@@ -174,34 +174,43 @@ describe("metric destinations", () => {
     );
   });
 
-  test("with the deny option, loopback addresses are refused without a request", async () => {
+  test("with the deny option, loopback addresses are refused without a request, except the operator's own", async () => {
     authorServer.requests.length = 0;
     const port = new URL(authorServer.url).port;
     const runMetrics = createRunMetrics({
       resources,
       config: parseOperatorConfig({ metricsServer: authorServer.url, denyLocalDestinations: true }),
     });
-    const results = await runMetrics(
+    const builtin = { name: "request-success-rate", interval: "1m", thresholdRange: { min: 99 } };
+    const [literal, named, operators] = await runMetrics(
       target([
         template("literal", { address: authorServer.url }),
         template("named", { address: `http://localhost:${port}` }),
-        { name: "request-success-rate", interval: "1m", thresholdRange: { min: 99 } },
+        builtin,
       ]),
     );
-    assert.deepEqual(
-      results.map((r) => r.verdict),
-      ["error", "error", "error"],
+    const denied =
+      "a loopback address, and this operator denies loopback and link-local destinations (--deny-local-destinations)";
+    assert.equal(
+      literal?.message,
+      `literal: cannot query Prometheus at ${authorServer.url}: 127.0.0.1 is ${denied}`,
     );
     assert.match(
-      results[0]?.message ?? "",
-      /^literal: cannot query Prometheus at http:\/\/127\.0\.0\.1:\d+: 127\.0\.0\.1 is a loopback address, and this operator denies loopback and link-local destinations \(--deny-local-destinations\)$/,
+      named?.message ?? "",
+      new RegExp(
+        `^named: cannot query Prometheus at http://localhost:${port}: localhost resolves to (127\\.0\\.0\\.1|::1), ${denied.replace(/[()]/g, "\\$&")}$`,
+      ),
     );
-    assert.match(
-      results[1]?.message ?? "",
-      /^named: cannot query Prometheus at http:\/\/localhost:\d+: localhost resolves to (127\.0\.0\.1|::1), a loopback address/,
+    // The operator's metrics server is its admin's choice, not an author's: it is not refused.
+    assert.equal(operators?.message, "request-success-rate 1.00% < 99%");
+    assert.equal(authorServer.requests.length, 1);
+
+    const [overridden] = await runMetrics(target([builtin], { metricsServer: authorServer.url }));
+    assert.equal(
+      overridden?.message,
+      `request-success-rate: cannot query Prometheus at ${authorServer.url}: 127.0.0.1 is ${denied}`,
     );
-    assert.match(results[2]?.message ?? "", /^request-success-rate: .*127\.0\.0\.1 is a loopback address/);
-    assert.equal(authorServer.requests.length, 0);
+    assert.equal(authorServer.requests.length, 1);
   });
 
   test("queries go through HTTP_PROXY, and NO_PROXY sends them directly", async () => {
