@@ -10,7 +10,8 @@
  *   against IP literal hosts, not against what a name resolves to), and domains: `example.com`
  *   matches it and its subdomains, `.example.com` and `*.example.com` its subdomains only; any
  *   entry may end in `:port` to match that port only.
- * The variables are read for every request, so a change needs no restart.
+ * The variables are read for every request, so a change needs no restart. Unlike Go, SOCKS5
+ * proxies are refused (not supported yet) rather than used.
  */
 import { BlockList, isIP } from "node:net";
 import { domainToASCII } from "node:url";
@@ -30,7 +31,7 @@ export function proxyEnvironment(env: NodeJS.ProcessEnv = process.env): ProxyEnv
   };
 }
 
-const PROXY_SCHEMES = new Set(["http:", "https:", "socks5:"]);
+const PROXY_SCHEMES = new Set(["http:", "https:"]);
 
 /** The proxy URL for a request to `url`, or undefined to connect directly. */
 export function proxyFor(url: URL, env: ProxyEnvironment = proxyEnvironment()): string | undefined {
@@ -58,7 +59,7 @@ function parseProxy(variable: string, value: string): string {
   if (url === undefined || !PROXY_SCHEMES.has(url.protocol) || url.hostname === "") {
     throw new DestinationError(
       "invalid",
-      `the ${variable} environment variable is not a proxy URL (http://, https:// or socks5://host:port)`,
+      `the ${variable} environment variable is not a proxy URL (http:// or https://host:port)`,
     );
   }
   return url.toString();

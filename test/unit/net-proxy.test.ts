@@ -29,7 +29,7 @@ describe("proxies from the environment, as Go reads them", () => {
   test("a proxy without a scheme is http; a bad one is an error naming the variable", () => {
     assert.equal(via("http://api.test/", { HTTP_PROXY: "proxy.corp:8080" }), "http://proxy.corp:8080/");
     assert.throws(
-      () => via("https://api.test/", { HTTPS_PROXY: "ftp://proxy.corp" }),
+      () => via("https://api.test/", { HTTPS_PROXY: "socks5://proxy.corp:1080" }),
       (error: unknown) =>
         error instanceof DestinationError && /HTTPS_PROXY environment variable/.test(error.message),
     );
