@@ -4,6 +4,7 @@
  * in workload.ts, services.ts, autoscaler.ts, routing/ and status.ts.
  */
 import type { V1DaemonSet, V1Deployment } from "@kubernetes/client-node";
+import { ApplicationFailure } from "@temporalio/common";
 import type { KubeClient } from "../src/kube/client.ts";
 import { trackedChecksums } from "../src/kube/configs.ts";
 import { addCanaryFinalizer, removeCanaryFinalizer } from "../src/kube/finalizer.ts";
@@ -25,6 +26,7 @@ import type {
   Target,
   WaitReadyOptions,
 } from "../workflows/activity-port.ts";
+import { NON_RETRYABLE_ERRORS } from "../workflows/activity-port.ts";
 import { PRIMARY_ONLY, sameRoute } from "../workflows/decisions/routes.ts";
 import { waitBudgetMs, waitControl } from "./activity-context.ts";
 import { applyPrimaryAutoscaler } from "./autoscaler.ts";
@@ -127,15 +129,14 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
   });
 
   /** Waits (bounded by the activity's own timeout) for a workload, or fails retryably to try again. */
-  async function awaitReady(options: Omit<WaitOptions, "control" | "now" | "budgetMs">): Promise<Workload> {
-    const { readiness: state, workload } = await waitForReady(kube, {
+  async function awaitReady(options: Omit<WaitOptions, "control" | "now" | "budgetMs">): Promise<void> {
+    const { readiness: state } = await waitForReady(kube, {
       ...options,
       control: waitControl(now()),
       now,
       budgetMs: waitBudgetMs(now(), readyWaitMs),
     });
     if (!state.ready) throw notReady(`${state.summary}; still waiting`);
-    return workload;
   }
 
   async function initialize(target: Target): Promise<InitializeResult> {
@@ -269,6 +270,11 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     await recordCanaryEvent(kube, status, target.ref, event, now);
   }
 
+  /**
+   * Best-effort: what is already gone (the target, the apex Service, a route) has nothing to
+   * revert. The scaled-up target gets a bounded wait (progressDeadlineSeconds, within the
+   * activity's time); one still not ready then gets its traffic back anyway, with a Warning Event.
+   */
   async function finalize(target: Target, revert: boolean): Promise<void> {
     const { ref, spec } = target;
     const namespace = ref.namespace;
@@ -276,17 +282,43 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
       const canary = await kube.find<CanaryObject>(RESOURCES.canaries, namespace, ref.name);
       // Without the Canary nothing can be told apart as its own; only what was taken over is given back.
       const owner: CanaryIdentity = canary ? identityOf(canary) : { name: ref.name, uid: "" };
-      await scaleToDesired(kube, namespace, spec);
-      const workload = await awaitReady({
-        kind: spec.targetRef.kind,
-        namespace,
-        name: spec.targetRef.name,
-        thresholdPercent: spec.analysis.canaryReadyThreshold,
-      });
-      await revertApexService(kube, namespace, spec, targetLabel(workload, settings), workload, owner);
+      const workload = await scaledUpTarget(target);
+      const revertTo = workload && { label: targetLabel(workload, settings), workload };
+      await revertApexService(kube, namespace, spec, revertTo, owner);
       await routerFor(spec.provider).finalize(routing(target), owner);
     }
     await removeCanaryFinalizer(kube, namespace, ref.name);
+  }
+
+  /** The target scaled back up and waited for (bounded); undefined when it no longer exists. */
+  async function scaledUpTarget(target: Target): Promise<Workload | undefined> {
+    const { ref, spec } = target;
+    const { kind, name } = spec.targetRef;
+    if (!(await kube.find<Workload>(workloadType(kind), ref.namespace, name))) return undefined;
+    await scaleToDesired(kube, ref.namespace, spec);
+    const budgetMs = Math.min(waitBudgetMs(now(), readyWaitMs), spec.progressDeadlineSeconds * 1000);
+    const waited = await waitForReady(kube, {
+      kind,
+      namespace: ref.namespace,
+      name,
+      thresholdPercent: spec.analysis.canaryReadyThreshold,
+      control: waitControl(now()),
+      now,
+      budgetMs,
+    }).catch((err: unknown) => {
+      // Deleted while we waited: nothing left to give traffic back to.
+      if (err instanceof ApplicationFailure && err.type === NON_RETRYABLE_ERRORS.targetNotFound)
+        return undefined;
+      throw err;
+    });
+    if (waited && !waited.readiness.ready) {
+      await recordCanaryEvent(kube, status, ref, {
+        type: "Warning",
+        reason: "Finalizing",
+        message: `reverting to the target although it is not ready after ${budgetMs / 1000}s: ${waited.readiness.summary}`,
+      });
+    }
+    return waited?.workload;
   }
 
   return {

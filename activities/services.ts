@@ -126,14 +126,14 @@ export async function reconcileServices(
 /**
  * On deletion with revertOnDeletion: the apex Service goes back to selecting the target's pods.
  * One the user had before gets its own selector and ports back; one the operator created is
- * pointed at the target and released from the Canary, so it outlives it.
+ * pointed at the target and released from the Canary, so it outlives it (unless the target is
+ * gone: `target` undefined).
  */
 export async function revertApexService(
   kube: KubeClient,
   namespace: string,
   spec: ResolvedCanarySpec,
-  label: SelectorLabel,
-  target: Workload,
+  target: { readonly label: SelectorLabel; readonly workload: Workload } | undefined,
   owner: CanaryIdentity,
 ): Promise<void> {
   const name = serviceNames(spec).apex;
@@ -151,8 +151,10 @@ export async function revertApexService(
       });
       return;
     }
-    if (!isManaged(apex, owner)) return;
-    const desired = buildService(spec, namespace, "apex", label, servicePorts(spec, target), true);
+    // With the target gone there is nothing to point it at: it goes with the Canary.
+    if (!isManaged(apex, owner) || !target) return;
+    const ports = servicePorts(spec, target.workload);
+    const desired = buildService(spec, namespace, "apex", target.label, ports, true);
     const applied = await kube.apply<V1Service>(RESOURCES.services, namespace, name, desired);
     const references = applied.metadata?.ownerReferences ?? [];
     const index = references.findIndex((ref) => ref.uid === owner.uid);

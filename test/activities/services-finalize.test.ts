@@ -2,12 +2,16 @@
  * Services from spec.service (ports, appProtocol, headless, port discovery, custom metadata), an
  * apex Service the user had before, and deletion with revertOnDeletion: the target scaled back
  * and ready, the apex selecting it again, the finalizer removed, the generated objects collected.
+ * finalize is best-effort: a target, apex Service or route already gone is nothing to revert, and
+ * a target that never becomes ready is waited for a bounded time, then the routes go back anyway.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1Deployment, V1Service } from "@kubernetes/client-node";
 import { CANARY_FINALIZER, ORIGINAL_CONFIGURATION_ANNOTATION } from "../../src/kube/metadata.ts";
-import { RESOURCES } from "../../src/kube/resources.ts";
+import { RESOURCES, type ResourceType } from "../../src/kube/resources.ts";
+import type { Target } from "../../workflows/activity-port.ts";
+import { neverReadyLabel } from "../harness/cluster.ts";
 import { waitFor } from "../harness/process.ts";
 import {
   admin,
@@ -154,6 +158,87 @@ describe("services", () => {
       "the Canary to be gone",
       async () => ((await admin.find(RESOURCES.canaries, namespace, "shop")) ? undefined : true),
       { timeoutMs: 30_000 },
+    );
+  });
+});
+
+/** A Canary with revertOnDeletion, initialized, then deleted: its finalizer holds it for finalize. */
+async function deletedCanary(
+  name: string,
+  overrides: Parameters<typeof canarySpec>[1] = {},
+): Promise<Target> {
+  await createAvailable(deployment(namespace, name, 1));
+  const target = await createCanary(
+    namespace,
+    name,
+    canarySpec(name, { revertOnDeletion: true, ...overrides }),
+  );
+  await operatorActivities().activities.initialize(target);
+  await admin.delete(RESOURCES.canaries, namespace, name);
+  return target;
+}
+
+/** finalize completes, and the Canary (held only by the finalizer) goes away. */
+async function finalizes(target: Target): Promise<void> {
+  await operatorActivities().activities.finalize(target, true);
+  await waitFor(
+    `Canary ${target.ref.name} to be gone`,
+    async () => ((await admin.find(RESOURCES.canaries, namespace, target.ref.name)) ? undefined : true),
+    { timeoutMs: 30_000 },
+  );
+}
+
+describe("finalize is best-effort", () => {
+  for (const [what, object] of [
+    ["the target", (name: string) => [RESOURCES.deployments, name]],
+    ["the apex Service", (name: string) => [RESOURCES.services, name]],
+    ["the HTTPRoute", (name: string) => [RESOURCES.httpRoutes, name]],
+  ] as const) {
+    it(`completes with ${what} deleted`, async () => {
+      const name = `gone-${what.split(" ").at(-1)?.toLowerCase()}`;
+      const target = await deletedCanary(name);
+      const [type, objectName] = object(name) as [ResourceType, string];
+      await admin.delete(type, namespace, objectName);
+      await waitFor(
+        `${objectName} to be deleted`,
+        async () => ((await admin.find(type, namespace, objectName)) ? undefined : true),
+        { timeoutMs: 30_000 },
+      );
+      await finalizes(target);
+    });
+  }
+
+  it("completes with the VirtualService deleted", async () => {
+    const target = await deletedCanary("gone-vs", { provider: "istio" });
+    await admin.delete(RESOURCES.virtualServices, namespace, "gone-vs");
+    await finalizes(target);
+    assert.equal(await admin.find(RESOURCES.destinationRules, namespace, "gone-vs-primary"), undefined);
+  });
+
+  it("waits a bounded time for a target that never becomes ready, then gives the traffic back", async () => {
+    const target = await deletedCanary("never", { progressDeadlineSeconds: 2 });
+    await admin.mergePatch(RESOURCES.deployments, namespace, "never", {
+      spec: { template: { metadata: { labels: { [neverReadyLabel]: "true" } } } },
+    });
+    const started = performance.now();
+    await finalizes(target);
+    const tookMs = performance.now() - started;
+    assert.ok(tookMs < 20_000, `finalize took ${Math.round(tookMs)} ms`);
+    assert.deepEqual(
+      (await service("never")).spec?.selector,
+      { app: "never" },
+      "the apex selects the target",
+    );
+    const events = await admin.list<{ reason?: string; type?: string; message?: string }>(
+      RESOURCES.events,
+      namespace,
+      { fieldSelector: "involvedObject.name=never" },
+    );
+    const warning = events.items.find((e) => e.reason === "Finalizing");
+    assert.equal(warning?.type, "Warning");
+    assert.match(
+      warning?.message ?? "",
+      /not ready after 2s: Deployment .*\/never: 0 of 1 replicas available/,
     );
   });
 });
