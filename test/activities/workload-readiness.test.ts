@@ -86,6 +86,37 @@ describe("waitCanaryReady", () => {
     assert.ok(tookMs >= 2500 && tookMs < 15_000, `took ${tookMs} ms`);
   });
 
+  it("misses at once a deadline the workflow anchored in the past, though the activity just started", async () => {
+    await admin.create(
+      RESOURCES.deployments,
+      namespace,
+      deployment(namespace, "anchored", 1, { neverReady: true }),
+    );
+    const progressed = await waitForDeployment(
+      namespace,
+      "anchored",
+      (d) => (d.status?.updatedReplicas ?? 0) === 1,
+      "its pod created",
+    );
+    const lastProgress = progressed.status?.conditions?.find((c) => c.type === "Progressing")?.lastUpdateTime;
+    // No progress for longer than the deadline; a fresh activity alone would grant it another 3 s.
+    const quietMs = new Date(lastProgress ?? 0).getTime() + 4000 - Date.now();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(quietMs, 0)));
+    const target = targetFor("anchored", { progressDeadlineSeconds: 3 });
+    const { activities } = operatorActivities();
+    const started = performance.now();
+    const err = await activityEnv()
+      .run(activities.waitCanaryReady, target, { deadlineAtMs: Date.now() - 1000 })
+      .then(
+        () => assert.fail("expected the deadline to have passed"),
+        (e: unknown) => e,
+      );
+    const tookMs = performance.now() - started;
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, NON_RETRYABLE_ERRORS.deadlineExceeded);
+    assert.ok(tookMs < 1500, `took ${Math.round(tookMs)} ms`);
+  });
+
   it("ends at once when the activity is cancelled (an operator aborted)", async () => {
     await admin.create(
       RESOURCES.deployments,
@@ -131,6 +162,33 @@ describe("ready thresholds", () => {
     assert.match(err.message, /3 of 4 replicas available, 4 needed \(threshold 100%\)/);
     assert.match(err.message, /pod hungry-.*: unschedulable: .*Insufficient cpu/);
     await admin.delete(RESOURCES.deployments, namespace, "hungry");
+  });
+
+  it("primaryReadiness answers not ready, with the reason, without throwing", async () => {
+    await admin.create(
+      RESOURCES.deployments,
+      namespace,
+      deployment(namespace, "slow-primary", 2, { neverReady: true }),
+    );
+    await waitForDeployment(
+      namespace,
+      "slow-primary",
+      (d) => (d.status?.updatedReplicas ?? 0) === 2,
+      "rolled out",
+    );
+    const { activities } = operatorActivities();
+    const report = await activities.primaryReadiness(targetFor("slow"));
+    assert.equal(report.ready, false);
+    assert.match(
+      report.message,
+      /Deployment .*\/slow-primary: 0 of 2 replicas available, 2 needed \(threshold 100%\)/,
+    );
+
+    await createAvailable(deployment(namespace, "quick-primary", 1));
+    assert.deepEqual(await activities.primaryReadiness(targetFor("quick")), {
+      ready: true,
+      message: "the primary is ready",
+    });
   });
 
   it("checkPrimaryReady fails retryably below primaryReadyThreshold", async () => {
