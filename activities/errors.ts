@@ -35,12 +35,20 @@ export async function required<T>(read: Promise<T>, what: string, fix: string): 
 }
 
 /**
- * Maps errors that retrying cannot fix to non-retryable failures: 403 (the message names the
- * missing RBAC rule), a resource type the cluster does not serve (a CRD to install) and 400/422
- * (the API server rejected what the spec asked for).
+ * Maps errors that retrying cannot fix to non-retryable failures: 401 (the operator's credentials
+ * are not accepted), 403 (the message names the missing RBAC rule), a resource type the cluster
+ * does not serve (a CRD to install) and 400/422 (the API server rejected what the spec asked for).
  */
 export function toActivityFailure(err: unknown): unknown {
   if (!(err instanceof KubeApiError)) return err;
+  if (err.code === 401) {
+    const where = err.namespace === undefined ? "" : ` in namespace ${err.namespace}`;
+    return ApplicationFailure.nonRetryable(
+      `the API server did not accept the operator's credentials (HTTP 401 Unauthorized) to ${err.verb} ` +
+        `${err.resource}${where}: check the operator's service account token, or the kubeconfig it runs with`,
+      NON_RETRYABLE_ERRORS.forbidden,
+    );
+  }
   if (isForbidden(err)) return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE_ERRORS.forbidden);
   if (err.typeNotServed)
     return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE_ERRORS.invalidSpec);
