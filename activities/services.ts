@@ -89,7 +89,7 @@ interface OriginalService {
  * Applies the primary, canary and apex Services. An apex the user created before is taken over
  * (its selector and ports are recorded first, for finalize); the primary and canary Services must
  * be free or the Canary's (checkWritable); what the operator creates is owned by the Canary. An
- * apex the kubernetes provider switched to the canary stays switched.
+ * apex the kubernetes provider switched to the canary stays switched here.
  */
 export async function reconcileServices(
   kube: KubeClient,
@@ -110,7 +110,8 @@ export async function reconcileServices(
         fix: "delete it, or set spec.service.name to a name whose -primary and -canary Services are free",
       });
     } else if (existing) {
-      // Initialization must not undo a blue/green switch the kubernetes provider made.
+      // Promotion must not undo a blue/green switch the kubernetes provider made (initialization
+      // undoes it itself, once the primary is ready, before scaling the target down).
       if (isManaged(existing, owner) && existing.spec?.selector?.[label.key] === label.value) {
         desired.spec = { ...desired.spec, selector: existing.spec.selector };
       }

@@ -41,9 +41,18 @@ describe("kubernetes router", () => {
     await activities.setRoutes(target, routeTo(100));
     assert.deepEqual(await apexSelector(), { app: "web" });
     assert.deepEqual(await activities.getRoutes(target), routeTo(100));
+    // The switch is undone by initializing again: the target it points at is scaled to zero.
     await activities.initialize(target);
-    assert.deepEqual(await apexSelector(), { app: "web" }, "initializing again keeps the switch");
+    assert.deepEqual(
+      await apexSelector(),
+      { app: "web-primary" },
+      "initializing again routes to the primary",
+    );
+    assert.deepEqual(await activities.getRoutes(target), routeTo(0));
 
+    await activities.setRoutes(target, routeTo(100));
+    await activities.promote(target);
+    assert.deepEqual(await apexSelector(), { app: "web" }, "promotion keeps the switch");
     await activities.setRoutes(target, routeTo(0));
     assert.deepEqual(await apexSelector(), { app: "web-primary" });
     assert.deepEqual(await activities.getRoutes(target), routeTo(0));
