@@ -31,17 +31,24 @@ function config(targetsDir: string): string {
   );
 }
 
-export async function startPrometheus(sup: Supervisor, opts: { dir: string }): Promise<PrometheusServer> {
+/**
+ * Starts Prometheus with its data in `opts.dir`. A test that stops it may start it again on the
+ * same `port` (and data), so that clients configured with its address reach it again.
+ */
+export async function startPrometheus(
+  sup: Supervisor,
+  opts: { dir: string; port?: number; name?: string },
+): Promise<PrometheusServer> {
   const targetsDir = join(opts.dir, "targets");
   mkdirSync(targetsDir, { recursive: true });
   const configFile = join(opts.dir, "prometheus.yml");
   writeFileSync(configFile, config(targetsDir));
   return onFreshPorts(async (track) => {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
     const proc = track(
       sup.start({
-        name: "prometheus",
+        name: opts.name ?? "prometheus",
         command: requireBinary("prometheus"),
         args: [
           `--config.file=${configFile}`,
