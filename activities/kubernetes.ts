@@ -41,7 +41,6 @@ import {
   applyPrimary,
   describePods,
   readiness,
-  readPrimary,
   readTarget,
   scaleToDesired,
   scaleToZero,
@@ -187,8 +186,21 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
 
   async function primaryReadiness(target: Target): Promise<ReadinessReport> {
     const { spec } = target;
-    const primary = await readPrimary(kube, target.ref.namespace, spec);
-    const state = readiness(spec.targetRef.kind, primary, {
+    const { kind } = spec.targetRef;
+    const where = `${target.ref.namespace}/${primaryName(spec.targetRef.name)}`;
+    const primary = await kube.find<Workload>(
+      workloadType(kind),
+      target.ref.namespace,
+      primaryName(spec.targetRef.name),
+    );
+    if (!primary) {
+      // Not ready rather than an error: the workflow halts advancement and says why.
+      return {
+        ready: false,
+        message: `${kind} ${where} (the primary) not found: delete and recreate the Canary to initialize it again`,
+      };
+    }
+    const state = readiness(kind, primary, {
       thresholdPercent: spec.analysis.primaryReadyThreshold,
       nowMs: now(),
       sinceMs: now(),

@@ -55,15 +55,6 @@ export async function readTarget(kube: KubeClient, namespace: string, spec: Targ
   );
 }
 
-export async function readPrimary(kube: KubeClient, namespace: string, spec: TargetSpec): Promise<Workload> {
-  const { kind, name } = spec.targetRef;
-  return required(
-    kube.get<Workload>(workloadType(kind), namespace, primaryName(name)),
-    `${kind} ${namespace}/${primaryName(name)} (the primary)`,
-    "it is created when the Canary initializes; delete and recreate the Canary to initialize it again",
-  );
-}
-
 export function targetLabel(workload: Workload, settings: WorkloadSettings): SelectorLabel {
   const label = selectorLabel(workload, settings.selectorLabels);
   if (label) return label;

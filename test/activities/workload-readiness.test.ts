@@ -184,6 +184,10 @@ describe("ready thresholds", () => {
       /Deployment .*\/slow-primary: 0 of 2 replicas available, 2 needed \(threshold 100%\)/,
     );
 
+    const missing = await activities.primaryReadiness(targetFor("absent"));
+    assert.equal(missing.ready, false);
+    assert.match(missing.message, /Deployment .*\/absent-primary \(the primary\) not found/);
+
     await createAvailable(deployment(namespace, "quick-primary", 1));
     assert.deepEqual(await activities.primaryReadiness(targetFor("quick")), {
       ready: true,
