@@ -23,7 +23,10 @@ export interface RouterContext {
 }
 
 export interface Router {
-  /** Creates or updates the routing objects; new ones send all traffic to the primary, existing ones keep their weights. */
+  /**
+   * Creates or updates the routing objects; new ones send all traffic to the primary, existing
+   * ones keep their weights (initialize then sets 100/0 itself, before scaling the target down).
+   */
   reconcile(ctx: RouterContext, owner: CanaryIdentity): Promise<void>;
   /** Routes traffic: weights, mirroring, and (A/B testing) requests matching analysis.match. */
   setRoutes(ctx: RouterContext, routes: Routes): Promise<void>;

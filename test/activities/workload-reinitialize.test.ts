@@ -2,7 +2,8 @@
  * initialize run again over what a lost or reset workflow left in the cluster, as the operator's
  * service account against the real API server and kwok: a promoted primary is kept and its
  * revision reported, the route goes back to 100 % primary before the target is scaled down; a
- * primary whose first version never became ready is re-applied from a new target revision.
+ * primary whose first version never became ready is re-applied from a new target revision; a
+ * promoted primary that is not ready now is waited for, never replaced by an unanalysed revision.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -163,6 +164,38 @@ describe("initialize again over a cluster mid-rollout", () => {
     assert.equal(primary.spec?.template.metadata?.annotations?.[REVISION_ANNOTATION], fixed);
     assert.ok(isAvailable(primary));
     assert.equal((await deploymentOf("stuck")).spec?.replicas, 0);
+  });
+});
+
+describe("initialize again over a promoted primary that is not ready", () => {
+  it("keeps it, and waits for it, rather than replacing it with an unanalysed revision", async () => {
+    await createAvailable(deployment(namespace, "shaky", 1, { image: "example.test/app:A" }));
+    const revisionA = await revisionOf("shaky");
+    const created = await createCanary(namespace, "shaky", canarySpec("shaky"));
+    const kube = operatorClient();
+    await createKubernetesActivities({ kube }).initialize({ ...created, revision: revisionA });
+    // The workflow recorded the promotion; then the primary's pods stopped being ready.
+    await admin.mergePatch(
+      RESOURCES.canaries,
+      namespace,
+      "shaky",
+      { status: { lastPromotedSpec: revisionA } },
+      "status",
+    );
+    await admin.mergePatch(RESOURCES.deployments, namespace, "shaky-primary", {
+      spec: { template: { metadata: { labels: { [neverReadyLabel]: "true" } } } },
+    });
+    await waitForDeployment(namespace, "shaky-primary", (d) => !isAvailable(d), "not available");
+    await admin.jsonPatch(RESOURCES.deployments, namespace, "shaky", [
+      { op: "replace", path: "/spec/template/spec/containers/0/image", value: "example.test/app:B" },
+    ]);
+    const target: Target = { ...created, revision: await revisionOf("shaky") };
+
+    const impatient = createKubernetesActivities({ kube, readyWaitMs: 2000 });
+    await assert.rejects(impatient.initialize(target), /shaky-primary: .*still waiting/);
+    const primary = await deploymentOf("shaky-primary");
+    assert.equal(primary.spec?.template.spec?.containers[0]?.image, "example.test/app:A");
+    assert.equal(primary.spec?.template.metadata?.annotations?.[REVISION_ANNOTATION], revisionA);
   });
 });
 
