@@ -18,6 +18,7 @@ import {
   createCanary,
   deployment,
   operatorActivities,
+  operatorClient,
   testNamespace,
 } from "./kube-support.ts";
 
@@ -36,9 +37,15 @@ async function refuses(target: Target, object: [ResourceType, string], message: 
   assert.equal(err.type, NON_RETRYABLE_ERRORS.invalidSpec);
   assert.equal(err.nonRetryable, true);
   assert.equal(err.message, message);
+  // Not the resourceVersion: a workload's controller may still be writing its status.
   const after = await admin.get(type, namespace, name);
-  assert.equal(after.metadata?.resourceVersion, before.metadata?.resourceVersion, `${name} was not written`);
+  assert.equal(after.metadata?.generation, before.metadata?.generation, `${name}'s spec was not written`);
   assert.deepEqual(after.metadata?.ownerReferences, before.metadata?.ownerReferences);
+  assert.deepEqual(
+    after.metadata?.managedFields?.filter((f) => f.manager === operatorClient().fieldManager),
+    [],
+    `the operator wrote nothing to ${name}`,
+  );
 }
 
 describe("ownership of generated objects", () => {
