@@ -160,26 +160,32 @@ export const NON_RETRYABLE_ERRORS = {
 
 const nonRetryableErrorTypes = Object.values(NON_RETRYABLE_ERRORS);
 
-/** Retries with backoff; without a limit, until the activity's own timeout. */
-const retry = (maximumAttempts?: number): ActivityOptions["retry"] => ({
+/** Retries with backoff until the activity's schedule-to-close timeout. */
+const retry = (): ActivityOptions["retry"] => ({
   initialInterval: "200ms",
   backoffCoefficient: 2,
   maximumInterval: "10s",
-  ...(maximumAttempts === undefined ? {} : { maximumAttempts }),
   nonRetryableErrorTypes,
 });
 
 /**
- * Timeouts and retries per activity. Cluster writes retry without limit (a flapping API server
- * must not fail a rollout); analysis calls retry briefly because a failed check is itself an answer.
+ * Timeouts and retries per activity. Every activity is bounded in time, never by a small attempt
+ * count, so a few worker restarts during a call cost a retry and not a rollback. Cluster writes
+ * ride out a flapping API server for two minutes; after that the workflow keeps the effect queued
+ * and tries again at the next interval. Analysis calls that still fail are failed checks.
  */
 export const activityOptions = {
-  /** Effects on the cluster: quick, retried until they succeed or fail permanently. */
-  cluster: { startToCloseTimeout: "30s", retry: retry() },
-  /** Readiness waits are long; heartbeats make a lost worker visible within seconds. */
+  /** Effects on the cluster: quick, retried for a while, then retried by the workflow. */
+  cluster: { startToCloseTimeout: "30s", scheduleToCloseTimeout: "2m", retry: retry() },
+  /** Readiness waits are long (bounded by the progress deadline); heartbeats make a lost worker visible within seconds. */
   readiness: { startToCloseTimeout: "1h", heartbeatTimeout: "10s", retry: retry() },
-  /** Metrics and webhooks carry their own timeouts and retries; the activity only bounds them. */
-  analysis: { startToCloseTimeout: "5m", heartbeatTimeout: "30s", retry: retry(3) },
+  /** Metrics and webhooks carry their own timeouts; the activity bounds them all. */
+  analysis: {
+    startToCloseTimeout: "5m",
+    scheduleToCloseTimeout: "10m",
+    heartbeatTimeout: "30s",
+    retry: retry(),
+  },
   /** Status, events and alerts must never hold a rollout back for long. */
-  report: { startToCloseTimeout: "15s", retry: retry(5) },
+  report: { startToCloseTimeout: "15s", scheduleToCloseTimeout: "1m", retry: retry() },
 } as const satisfies Record<string, ActivityOptions>;

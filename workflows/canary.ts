@@ -702,6 +702,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         {
           ...activityOptions.cluster,
           startToCloseTimeout: "15m",
+          scheduleToCloseTimeout: undefined,
           summary: "create primary, services and routes",
         },
         [target()],
@@ -742,6 +743,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
             ...activityOptions.cluster,
             startToCloseTimeout: "15m",
             scheduleToCloseTimeout: undefined,
+            // Heartbeats carry the cancellation to the activity within seconds.
+            heartbeatTimeout: "10s",
             // A cancelled attempt must be over before the next one applies the primary again.
             cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary: "create primary, services and routes",

@@ -41,8 +41,10 @@ export class ClusterModel {
   canaryMissesDeadline: { afterMs: number; reason: string } | undefined;
   /** waitCanaryReady blocks (heartbeating) until this is false. */
   canaryNotReadyYet = false;
-  /** While set, primaryReadiness reports the primary not ready, with this reason. */
+  /** While set, the primary is not ready, with this reason (checkPrimaryReady throws retryably). */
   primaryNotReady: string | undefined;
+  /** Initialization of this target revision waits (heartbeating) forever: its primary never becomes ready. */
+  neverReadyRevision: string | undefined;
   /** The success-rate value runMetrics reports; below 99 fails. */
   successRate = 99.9;
   /** The next N metric runs report this error rate instead. */
@@ -93,11 +95,17 @@ export function modelActivities(models: Map<string, ClusterModel>): CanaryActivi
   return {
     async initialize(target) {
       const model = await enter("initialize", target);
+      while (model.neverReadyRevision !== undefined && target.revision === model.neverReadyRevision) {
+        Context.current().heartbeat();
+        await Context.current().sleep(50);
+      }
       model.routes = PRIMARY_ONLY;
-      return { primaryRevision: model.primaryRevision ?? target.revision };
+      model.primaryRevision ??= target.revision;
+      return { primaryRevision: model.primaryRevision };
     },
     async checkPrimaryReady(target) {
-      await enter("checkPrimaryReady", target);
+      const model = await enter("checkPrimaryReady", target);
+      if (model.primaryNotReady) throw ApplicationFailure.retryable(model.primaryNotReady, "NotReady");
     },
     async primaryReadiness(target) {
       const model = await enter("primaryReadiness", target);
@@ -105,13 +113,21 @@ export function modelActivities(models: Map<string, ClusterModel>): CanaryActivi
         ? { ready: false, message: model.primaryNotReady }
         : { ready: true, message: "the primary is ready" };
     },
-    async waitCanaryReady(target) {
+    async waitCanaryReady(target, options) {
       const model = await enter("waitCanaryReady", target);
       const started = Date.now();
+      // Like the real activity: the workflow's anchor, else this call's start, plus the deadline.
+      const progressDeadline = options?.deadlineAtMs ?? started + target.spec.progressDeadlineSeconds * 1000;
       for (;;) {
         const deadline = model.canaryMissesDeadline;
         if (deadline && Date.now() - started >= deadline.afterMs) {
           throw ApplicationFailure.nonRetryable(deadline.reason, NON_RETRYABLE_ERRORS.deadlineExceeded);
+        }
+        if (model.canaryNotReadyYet && Date.now() >= progressDeadline) {
+          throw ApplicationFailure.nonRetryable(
+            "no progress within progressDeadlineSeconds",
+            NON_RETRYABLE_ERRORS.deadlineExceeded,
+          );
         }
         if (!deadline && !model.canaryNotReadyYet) return;
         Context.current().heartbeat();

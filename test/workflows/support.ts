@@ -124,9 +124,18 @@ export class WorkflowTestWorld {
     await this.connection?.close();
   }
 
-  /** Signal-with-start, as the controller does: the canary initializes at revision r1. */
-  async startCanary(name: string, spec: ResolvedCanarySpec, initialRevision = "r1"): Promise<Canary> {
+  /**
+   * Signal-with-start, as the controller does: the canary initializes at revision r1. `prepare`
+   * sets up the model's cluster first; `initialized: false` returns without waiting for it.
+   */
+  async startCanary(
+    name: string,
+    spec: ResolvedCanarySpec,
+    initialRevision = "r1",
+    options: { prepare?: (model: ClusterModel) => void; initialized?: boolean } = {},
+  ): Promise<Canary> {
     const model = new ClusterModel(initialRevision);
+    options.prepare?.(model);
     this.models.set(`${this.namespace}/${name}`, model);
     const handle = await this.client.workflow.signalWithStart("canaryWorkflow", {
       workflowId: workflowId(this.namespace, name),
@@ -177,7 +186,7 @@ export class WorkflowTestWorld {
         });
       },
     };
-    await canary.settled("Initialized");
+    if (options.initialized !== false) await canary.settled("Initialized");
     return canary;
   }
 }
