@@ -19,7 +19,15 @@ import {
   RbacAuthorizationV1Api,
 } from "@kubernetes/client-node";
 import { requireBinary } from "../../tools/catalog.ts";
-import { freePort, type ManagedProcess, onFreshPorts, type Supervisor, waitFor } from "./process.ts";
+import {
+  freePort,
+  type ManagedProcess,
+  onFreshPorts,
+  type ProcessSpec,
+  type Supervisor,
+  stopGroups,
+  waitFor,
+} from "./process.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -38,6 +46,8 @@ export interface ClusterInfo {
   operatorKubeconfig: string;
   caFile: string;
   processes: ManagedProcess[];
+  /** How the API server was started, so a test can stop it and start it again (restartApiserver). */
+  apiserver: { spec: ProcessSpec; process: ManagedProcess; readyz: () => Promise<boolean> };
 }
 
 interface Credential {
@@ -169,45 +179,35 @@ export async function startCluster(sup: Supervisor, dir: string): Promise<Cluste
   );
 
   const caFile = join(pki, "apiserver.crt");
-  const { server, apiserver } = await onFreshPorts(async (track) => {
+  const { server, apiserver, spec } = await onFreshPorts(async (track) => {
     const port = await freePort();
     const server = `https://127.0.0.1:${port}`;
-    const apiserver = track(
-      sup.start({
-        name: "kube-apiserver",
-        command: requireBinary("kubeApiserver"),
-        args: [
-          `--etcd-servers=${etcd.url}`,
-          "--bind-address=127.0.0.1",
-          "--advertise-address=127.0.0.1",
-          `--secure-port=${port}`,
-          `--cert-dir=${pki}`,
-          `--token-auth-file=${tokenFile}`,
-          "--authorization-mode=RBAC",
-          "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-          `--service-account-key-file=${saPub}`,
-          `--service-account-signing-key-file=${saKey}`,
-          "--service-account-max-token-expiration=168h",
-          // Cluster IPs are only allocated, never routed: no traffic leaves loopback.
-          "--service-cluster-ip-range=10.96.0.0/16",
-          // Endpoints may not hold loopback addresses, so the apiserver must not publish its own.
-          "--endpoint-reconciler-type=none",
-          "--allow-privileged=true",
-          "--profiling=false",
-        ],
-      }),
-    );
-    await waitFor(
-      "kube-apiserver /readyz",
-      async () => {
-        const res = await httpsGet(`${server}/readyz`, undefined, admin.token);
-        return res.status === 200
-          ? true
-          : Promise.reject(new Error(`HTTP ${res.status}: ${res.body.slice(0, 300)}`));
-      },
-      { timeoutMs: 90_000, intervalMs: 500, process: apiserver },
-    );
-    return { server, apiserver };
+    const spec: ProcessSpec = {
+      name: "kube-apiserver",
+      command: requireBinary("kubeApiserver"),
+      args: [
+        `--etcd-servers=${etcd.url}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${port}`,
+        `--cert-dir=${pki}`,
+        `--token-auth-file=${tokenFile}`,
+        "--authorization-mode=RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${saPub}`,
+        `--service-account-signing-key-file=${saKey}`,
+        "--service-account-max-token-expiration=168h",
+        // Cluster IPs are only allocated, never routed: no traffic leaves loopback.
+        "--service-cluster-ip-range=10.96.0.0/16",
+        // Endpoints may not hold loopback addresses, so the apiserver must not publish its own.
+        "--endpoint-reconciler-type=none",
+        "--allow-privileged=true",
+        "--profiling=false",
+      ],
+    };
+    const apiserver = track(sup.start(spec));
+    await waitForApiserver(server, admin.token, apiserver);
+    return { server, apiserver, spec };
   });
   const caPem = readFileSync(caFile, "utf8");
 
@@ -287,7 +287,49 @@ export async function startCluster(sup: Supervisor, dir: string): Promise<Cluste
     operatorKubeconfig,
     caFile,
     processes: [etcd.process, apiserver, kcm, sched, kwokProc],
+    apiserver: {
+      spec,
+      process: apiserver,
+      readyz: async () => (await httpsGet(`${server}/readyz`, undefined, admin.token)).status === 200,
+    },
   };
+}
+
+async function waitForApiserver(server: string, token: string, process: ManagedProcess): Promise<void> {
+  await waitFor(
+    "kube-apiserver /readyz",
+    async () => {
+      const res = await httpsGet(`${server}/readyz`, undefined, token);
+      return res.status === 200
+        ? true
+        : Promise.reject(new Error(`HTTP ${res.status}: ${res.body.slice(0, 300)}`));
+    },
+    { timeoutMs: 90_000, intervalMs: 500, process },
+  );
+}
+
+/**
+ * Stops a cluster's API server (etcd and the other components keep running): SIGTERM, then SIGKILL
+ * if it still drains connections after a few seconds. Resolves once it is gone.
+ */
+export async function stopApiserver(cluster: ClusterInfo): Promise<void> {
+  await stopGroups([cluster.apiserver.process.pid], 5000);
+}
+
+/** Starts a stopped API server again, on its port and with its etcd, and waits until it is ready. */
+export async function restartApiserver(sup: Supervisor, cluster: ClusterInfo): Promise<void> {
+  const process = sup.start({ ...cluster.apiserver.spec, name: `${cluster.apiserver.spec.name}-again` });
+  cluster.apiserver.process = process;
+  cluster.processes.push(process);
+  await waitFor(
+    "kube-apiserver ready again",
+    async () => ((await cluster.apiserver.readyz()) ? true : undefined),
+    {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+      process,
+    },
+  );
 }
 
 /**
