@@ -6,6 +6,14 @@
 import { ApplicationFailure } from "@temporalio/common";
 import { isForbidden, isInvalid, isNotFound, KubeApiError } from "../src/kube/errors.ts";
 import { NON_RETRYABLE_ERRORS } from "../workflows/activity-port.ts";
+import { currentActivity } from "./activity-context.ts";
+
+/**
+ * How long after an activity was first scheduled a 401 or 403 is still retried: an API server
+ * that just restarted answers them until its authenticator and RBAC caches are loaded, and a
+ * healthy canary must not be rolled back for that. A real RBAC gap surfaces after this.
+ */
+export const AUTH_GRACE_MS = 60_000;
 
 export function targetNotFound(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, NON_RETRYABLE_ERRORS.targetNotFound);
@@ -39,8 +47,19 @@ export async function required<T>(read: Promise<T>, what: string, fix: string): 
  * are not accepted), 403 (the message names the missing RBAC rule), a resource type the cluster
  * does not serve (a CRD to install) and 400/422 (the API server rejected what the spec asked for).
  */
-export function toActivityFailure(err: unknown): unknown {
+export function toActivityFailure(err: unknown, nowMs = Date.now()): unknown {
   if (!(err instanceof KubeApiError)) return err;
+  const firstScheduled = currentActivity()?.info.scheduledTimestampMs;
+  if (
+    (err.code === 401 || isForbidden(err)) &&
+    firstScheduled !== undefined &&
+    nowMs - firstScheduled < AUTH_GRACE_MS
+  ) {
+    return ApplicationFailure.retryable(
+      `${err.message} (retrying: the API server may have just restarted)`,
+      "AuthNotReady",
+    );
+  }
   if (err.code === 401) {
     const where = err.namespace === undefined ? "" : ` in namespace ${err.namespace}`;
     return ApplicationFailure.nonRetryable(

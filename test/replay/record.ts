@@ -98,6 +98,49 @@ const scenarios: Record<string, (world: WorkflowTestWorld) => Promise<Canary>> =
     await canary.settled("Succeeded");
     return canary;
   },
+  /**
+   * What must not hold a canary: malformed signals, failed metric calls, a primary that is not
+   * ready, and a route change that fails for good until it is fixed, with commands answered.
+   */
+  async "stalled-and-recovered"(world) {
+    const canary = await world.startCanary(
+      "stalled-and-recovered",
+      canarySpec({ stepWeight: 20, threshold: 3, interval: "500ms" }),
+    );
+    const raw = canary.handle as unknown as { signal(name: string, ...args: unknown[]): Promise<void> };
+    await raw.signal("revision", { revision: "r9", generation: 99 });
+    await raw.signal("approve", { by: 42 });
+    canary.model.failing.set("runMetrics", "the metrics server cannot be reached");
+    await canary.revise("r2");
+    await canary.until("a failed check", (s) => s.failedChecks > 0);
+    canary.model.failing.delete("runMetrics");
+    canary.model.primaryNotReady = "0/2 replicas ready";
+    await canary.until("halted", (s) => s.timeline.some((t) => t.message.startsWith("Halting advancement")));
+    canary.model.primaryNotReady = undefined;
+    canary.model.failing.set("setRoutes", "virtualservices.networking.istio.io is forbidden");
+    await canary.until("stalled", (s) => s.timeline.some((t) => t.message.includes("is forbidden")));
+    await canary.handle.executeUpdate(abortUpdate, { args: [who] }).catch(() => undefined);
+    canary.model.failing.delete("setRoutes");
+    await canary.settled("Failed");
+    await sleep(1500);
+    return canary;
+  },
+  /** A primary left at r1 by a lost workflow while the target runs r2; then deleted and recreated. */
+  async "reinitialized-then-recreated"(world) {
+    const spec = canarySpec({ stepWeight: 50 });
+    const canary = await world.startCanary("reinitialized-then-recreated", spec, "r2", {
+      initialized: false,
+      prepare: (model) => {
+        model.primaryRevision = "r1";
+      },
+    });
+    await canary.settled("Succeeded");
+    canary.model.delays.set("finalize", 1000);
+    await canary.handle.signal(deleteSignal, {});
+    await canary.handle.signal(revisionSignal, { revision: "r3", spec, generation: 1 });
+    await canary.settled("Succeeded");
+    return canary;
+  },
 };
 
 const only = process.argv.slice(2);

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ApplicationFailure } from "@temporalio/common";
-import { toActivityFailure } from "../../activities/errors.ts";
+import { MockActivityEnvironment } from "@temporalio/testing";
+import { AUTH_GRACE_MS, toActivityFailure } from "../../activities/errors.ts";
 import { apiError, KubeApiError } from "../../src/kube/errors.ts";
 import { RESOURCES } from "../../src/kube/resources.ts";
 import { NON_RETRYABLE_ERRORS } from "../../workflows/activity-port.ts";
@@ -62,6 +63,32 @@ describe("toActivityFailure", () => {
       new KubeApiError(0, "Unreachable", "get deployments failed: connect ECONNREFUSED", getDeployment),
     ]) {
       assert.equal(toActivityFailure(err), err, err.message);
+    }
+  });
+
+  it("401 and 403 within a minute of the activity's first schedule are retried: an API server that just restarted answers them until its caches load", async () => {
+    const scheduled = 1_000_000;
+    const env = new MockActivityEnvironment({ scheduledTimestampMs: scheduled });
+    const forbidden = apiError(
+      403,
+      { reason: "Forbidden", message: 'deployments.apps "web" is forbidden' },
+      getDeployment,
+      RESOURCES.deployments,
+    );
+    const unauthorized = apiError(
+      401,
+      { reason: "Unauthorized", message: "Unauthorized" },
+      getDeployment,
+      RESOURCES.deployments,
+    );
+    for (const err of [forbidden, unauthorized]) {
+      const early = await env.run(async () => toActivityFailure(err, scheduled + 5_000));
+      assert.ok(early instanceof ApplicationFailure);
+      assert.equal(early.nonRetryable, false, "retried within the grace period");
+      assert.match(early.message, /retrying: the API server may have just restarted/);
+      const late = await env.run(async () => toActivityFailure(err, scheduled + AUTH_GRACE_MS + 1));
+      assert.ok(late instanceof ApplicationFailure);
+      assert.equal(late.nonRetryable, true, "permanent once the grace period is over");
     }
   });
 });
