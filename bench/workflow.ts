@@ -25,10 +25,21 @@ const operator = { by: "bench", reason: "latency trial" };
 Runtime.install({ logger: new DefaultLogger("ERROR") });
 await withOwnServer("bench-workflow", async (world) => {
   // The rollout: `steps` weight steps (the first at once), then promotion one interval later.
+  // A spec the size of Flagger's documented examples: two metrics, a pre-rollout and a load-test hook.
   const rollout = await world.startCanary(
     "bench-rollout",
-    canarySpec({ interval: `${intervalMs}ms`, stepWeight: 100 / steps, threshold: 1 }),
+    canarySpec({
+      interval: `${intervalMs}ms`,
+      stepWeight: 100 / steps,
+      threshold: 1,
+      metrics: [
+        { name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" },
+        { name: "request-duration", thresholdRange: { max: 500 }, interval: "30s" },
+      ],
+      webhooks: [webhook("acceptance-test", "pre-rollout"), webhook("load-test", "rollout")],
+    }),
   );
+  const rolloutRunId = (await rollout.handle.describe()).runId;
   const started = performance.now();
   const startedAt = Date.now();
   await rollout.revise("r2");
@@ -39,6 +50,16 @@ await withOwnServer("bench-workflow", async (world) => {
   log(`rollout: ${steps} steps at ${intervalMs} ms took ${wallMs.toFixed(0)} ms`);
   const changes = rollout.model.routeLog.map((r) => `${r.routes.canaryWeight}%@${r.at - startedAt}ms`);
   log(`  route changes: ${changes.join(" ")}`);
+  // The run that carried the rollout (each rollout ends with continue-as-new).
+  const described = await world.client.workflow.getHandle(rollout.handle.workflowId, rolloutRunId).describe();
+  const rolloutRun = {
+    events: described.historyLength,
+    bytes: Number(described.raw.workflowExecutionInfo?.historySizeBytes ?? 0),
+  };
+  log(`history of the ${steps}-step rollout: ${rolloutRun.events} events, ${rolloutRun.bytes} bytes`);
+  log(`events_per_step=${(rolloutRun.events / steps).toFixed(1)}`);
+  log(`history_bytes_per_step=${(rolloutRun.bytes / steps).toFixed(0)}`);
+  log(`history_bytes=${rolloutRun.bytes}`);
 
   const latencies: Record<string, number[]> = { abort: [], skip: [], approve: [] };
   for (let i = 0; i < trials; i++) {
