@@ -5,6 +5,7 @@
 import { ApplicationFailure, type Duration } from "@temporalio/common";
 import { type NativeConnection, Worker } from "@temporalio/worker";
 import { createCanaryActivities, type WorkloadSettings } from "../activities/index.ts";
+import { resolvingSpecs } from "../activities/target-spec.ts";
 import { type CanaryActivities, NON_RETRYABLE_ERRORS } from "../workflows/activity-port.ts";
 import { TASK_QUEUE } from "../workflows/messages.ts";
 import type { OperatorConfig } from "./config/operator.ts";
@@ -92,7 +93,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     namespace: options.namespace,
     taskQueue,
     workflowBundle: options.workflowBundle ?? (await loadWorkflowBundle(options.log)),
-    activities: lazyActivities(options),
+    activities: resolvingSpecs(lazyActivities(options)),
     shutdownGraceTime: options.shutdownGraceTime ?? "30s",
   });
   const running = worker.run();

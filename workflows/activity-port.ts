@@ -24,6 +24,25 @@ export interface Target {
   readonly revision?: string | undefined;
 }
 
+/**
+ * What the workflow sends as an activity's first argument: since the compact-inputs patch, the
+ * spec's digest instead of the spec, so a long rollout's history does not hold the spec in every
+ * call. The worker resolves the digest (see activities/target-spec.ts) before the activity runs.
+ */
+export interface TargetMessage {
+  readonly ref: CanaryRef;
+  readonly revision?: string | undefined;
+  readonly spec?: ResolvedCanarySpec;
+  readonly specDigest?: string;
+}
+
+/** An activity as the workflow calls it: the same, with a TargetMessage for its Target. */
+type OnTheWire<F> = F extends (target: Target, ...rest: infer Rest) => infer Out
+  ? (target: TargetMessage, ...rest: Rest) => Out
+  : never;
+
+export type CanaryActivityCalls = { [K in keyof CanaryActivities]: OnTheWire<CanaryActivities[K]> };
+
 /** The traffic split: primary and canary weights (summing to 100) and whether the canary gets a mirror. */
 export type Routes = Route;
 

@@ -29,10 +29,11 @@ import { searchAttributes } from "../src/temporal/search-attributes.ts";
 import {
   activityOptions,
   type CanaryActivities,
+  type CanaryActivityCalls,
   type CanaryRef,
   type MetricResult,
   NON_RETRYABLE_ERRORS,
-  type Target,
+  type TargetMessage,
   type WebhookResult,
 } from "./activity-port.ts";
 import {
@@ -80,14 +81,16 @@ import {
   revisionSignal,
   skipSignal,
   skipUpdate,
+  specQuery,
   statusQuery,
   type TimelineEntry,
 } from "./messages.ts";
+import { specDigest } from "./spec-digest.ts";
 
-const cluster = proxyActivities<CanaryActivities>(activityOptions.cluster);
-const readiness = proxyActivities<CanaryActivities>(activityOptions.readiness);
-const analysis = proxyActivities<CanaryActivities>(activityOptions.analysis);
-const report = proxyActivities<CanaryActivities>(activityOptions.report);
+const cluster = proxyActivities<CanaryActivityCalls>(activityOptions.cluster);
+const readiness = proxyActivities<CanaryActivityCalls>(activityOptions.readiness);
+const analysis = proxyActivities<CanaryActivityCalls>(activityOptions.analysis);
+const report = proxyActivities<CanaryActivityCalls>(activityOptions.report);
 
 /**
  * Patches: a repeated revision message (the controller resends the current state on every start
@@ -107,6 +110,14 @@ const METRIC_STATUS_PATCH = "metric-values-in-status";
  * queued behind it start the next canary of that name.
  */
 const HARDENING_PATCH = "never-stuck";
+/**
+ * Patch: activities get the spec's digest instead of the spec (the worker asks for the spec by
+ * the `spec` query when it has not seen it), so a long rollout's history does not hold the spec
+ * in every call.
+ */
+const COMPACT_INPUTS_PATCH = "compact-activity-inputs";
+/** Specs the `spec` query still answers for: a retried activity may ask for the one before. */
+const KNOWN_SPECS = 4;
 
 /** How long an update waits for its command to be applied before answering that it is still queued. */
 const UPDATE_WAIT = "1m";
@@ -195,7 +206,23 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   const now = () => Date.now();
   /** The phase as of now: awaits in between may have moved it. */
   const phaseNow = (): CanaryPhase => state.phase;
-  const target = (): Target => ({ ref, spec: spec as ResolvedCanarySpec, revision: state.revision });
+  /** The specs of this run by digest, newest last, for the `spec` query. */
+  const knownSpecs = new Map<string, ResolvedCanarySpec>();
+  let digest: string | undefined;
+  function useSpec(next: ResolvedCanarySpec | undefined): void {
+    spec = next;
+    if (!next) return;
+    digest = specDigest(next);
+    knownSpecs.delete(digest);
+    knownSpecs.set(digest, next);
+    if (knownSpecs.size > KNOWN_SPECS) knownSpecs.delete(knownSpecs.keys().next().value as string);
+  }
+  useSpec(spec);
+  setHandler(specQuery, (wanted) => knownSpecs.get(wanted));
+  const target = (): TargetMessage =>
+    patched(COMPACT_INPUTS_PATCH)
+      ? { ref, specDigest: digest, revision: state.revision }
+      : { ref, spec: spec as ResolvedCanarySpec, revision: state.revision };
   const hasMail = () => inbox.length > 0;
 
   function remember(entry: Omit<TimelineEntry, "at" | "phase">): void {
@@ -582,7 +609,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
             statusMayBeStale = true;
           }
           generation = message.generation;
-          spec = message.spec;
+          useSpec(message.spec);
         }
         if (initialized) await feed({ type: "revision", revision: message.revision });
         else pendingRevision = message.revision;
@@ -733,7 +760,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
    */
   async function initializeInterruptibly(): Promise<void> {
     const revision = pendingRevision;
-    const t: Target = { ...target(), revision };
+    const t: TargetMessage = { ...target(), revision };
     busyWith = "initializing: creating the primary, services and routes";
     let result: Awaited<ReturnType<CanaryActivities["initialize"]>>;
     try {

@@ -112,3 +112,6 @@ export interface CanaryStatusView {
 }
 
 export const statusQuery = defineQuery<CanaryStatusView>("status");
+
+/** The spec with this digest, if the workflow still holds it: how a worker resolves a compact activity input. */
+export const specQuery = defineQuery<ResolvedCanarySpec | undefined, [string]>("spec");

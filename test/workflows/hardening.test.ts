@@ -245,3 +245,22 @@ describe("messages", () => {
     }
   });
 });
+
+describe("history size", () => {
+  it("activities get the spec's digest, not the spec, so the history does not hold it at every call", async () => {
+    const canary = await world.startCanary("compact-inputs", canarySpec({ stepWeight: 50 }));
+    const run = (await canary.handle.describe()).runId;
+    await canary.revise("r2");
+    await canary.settled("Succeeded");
+    const history = await world.client.workflow.getHandle(canary.handle.workflowId, run).fetchHistory();
+    const inputs = (history.events ?? [])
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .filter((a) => a !== undefined && a !== null)
+      .map((a) => Buffer.from(a.input?.payloads?.[0]?.data ?? new Uint8Array()).toString());
+    assert.ok(inputs.length > 5);
+    for (const input of inputs) {
+      assert.doesNotMatch(input, /"targetRef"/, "no activity input carries the spec");
+      assert.match(input, /"specDigest":"[0-9a-f]{16}"/);
+    }
+  });
+});

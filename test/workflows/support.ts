@@ -14,6 +14,7 @@ import {
   Worker,
   type WorkflowBundleWithSourceMap,
 } from "@temporalio/worker";
+import { resolvingSpecs } from "../../activities/target-spec.ts";
 import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
 import type { Alert } from "../../workflows/activity-port.ts";
 import type { canaryWorkflow } from "../../workflows/canary.ts";
@@ -106,7 +107,7 @@ export class WorkflowTestWorld {
       namespace: this.temporalNamespace,
       taskQueue: this.taskQueue,
       workflowBundle: await workflowBundle(),
-      activities: modelActivities(this.models),
+      activities: resolvingSpecs(modelActivities(this.models)),
     });
     this.running = this.worker.run();
   }
