@@ -10,6 +10,7 @@
  * and every message is redacted.
  */
 import type { ResolvedMetric } from "../../src/api/defaults.ts";
+import { parsePrometheusDuration } from "../../src/api/duration.ts";
 import { validateMetricTemplate } from "../../src/api/validate.ts";
 import type { OperatorConfig } from "../../src/config/operator.ts";
 import { errorMessage } from "../../src/log.ts";
@@ -53,7 +54,9 @@ async function measure(
   const base = { name: metric.name, thresholdRange: metric.thresholdRange };
   try {
     const plan = await planQuery(metric, target, deps);
-    const value = await plan.provider.runQuery(plan.query, { intervalMs: windowMs(metric.interval) });
+    const value = await plan.provider.runQuery(plan.query, {
+      intervalMs: parsePrometheusDuration(metric.interval),
+    });
     return { ...base, value, ...judgeValue(metric.name, value, metric.thresholdRange, plan.unit) };
   } catch (error) {
     // Cancellation must reach Temporal; every other failure is this metric's answer.
@@ -214,23 +217,4 @@ function render(template: string, variables: TemplateVariables, source: string):
     if (error instanceof TemplateError) throw new MetricQueryError("config", `${source}: ${error.message}`);
     throw error;
   }
-}
-
-const PROMETHEUS_UNITS_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-  y: 31_536_000_000,
-};
-
-/** A Prometheus duration ("1m", "1h30m", "2d") in milliseconds; the schema has checked its form. */
-function windowMs(interval: string): number {
-  let total = 0;
-  for (const [, count, unit] of interval.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) {
-    total += Number(count) * (PROMETHEUS_UNITS_MS[unit as string] ?? 0);
-  }
-  return total;
 }
