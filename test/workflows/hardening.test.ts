@@ -16,6 +16,7 @@ import {
   revisionSignal,
 } from "../../workflows/messages.ts";
 import { waitFor } from "../harness/process.ts";
+import { webhook } from "../unit/helpers/specs.ts";
 import { canarySpec, WorkflowTestWorld } from "./support.ts";
 
 const world = new WorkflowTestWorld();
@@ -262,5 +263,102 @@ describe("history size", () => {
       assert.doesNotMatch(input, /"targetRef"/, "no activity input carries the spec");
       assert.match(input, /"specDigest":"[0-9a-f]{16}"/);
     }
+  });
+});
+
+describe("deletion in every state", () => {
+  type Setup = (canary: Awaited<ReturnType<typeof world.startCanary>>) => Promise<void>;
+  const gated = { webhooks: [webhook("gate", "confirm-rollout")] };
+  const states: [string, Record<string, unknown>, Setup][] = [
+    ["Initialized", {}, async () => {}],
+    [
+      "Waiting",
+      gated,
+      async (canary) => {
+        canary.model.webhookAnswers.set("confirm-rollout", "fail");
+        await canary.revise("r2");
+        await canary.until("waiting", (s) => s.phase === "Waiting");
+      },
+    ],
+    [
+      "Progressing",
+      {},
+      async (canary) => {
+        await canary.revise("r2");
+        await canary.until("traffic on the canary", (s) => s.routes.canaryWeight > 0);
+      },
+    ],
+    [
+      "Progressing, paused",
+      {},
+      async (canary) => {
+        await canary.revise("r2");
+        await canary.until("traffic on the canary", (s) => s.routes.canaryWeight > 0);
+        await canary.handle.executeUpdate(pauseUpdate, { args: [alice] });
+      },
+    ],
+    [
+      "Promoting, primary not ready",
+      { stepWeight: 50 },
+      async (canary) => {
+        canary.model.delays.set("promote", 200);
+        await canary.revise("r2");
+        await canary.until("promoting", (s) => s.phase === "Promoting");
+        canary.model.primaryNotReady = "0/1 replicas ready";
+      },
+    ],
+    [
+      "Failed",
+      {},
+      async (canary) => {
+        canary.model.successRate = 50;
+        await canary.revise("r2");
+        await canary.settled("Failed");
+      },
+    ],
+    [
+      "Succeeded",
+      { stepWeight: 50 },
+      async (canary) => {
+        await canary.revise("r2");
+        await canary.settled("Succeeded");
+      },
+    ],
+    [
+      "stalled on a failing route change",
+      {},
+      async (canary) => {
+        await canary.revise("r2");
+        await canary.until("traffic on the canary", (s) => s.routes.canaryWeight > 0);
+        canary.model.failing.set("setRoutes", "virtualservices.networking.istio.io is forbidden");
+        await canary.until("stalled", (s) => s.timeline.some((t) => t.message.includes("is forbidden")));
+      },
+    ],
+  ];
+  for (const [name, analysis, setup] of states) {
+    it(`deleted while ${name}: the traffic goes back to the target and the workflow ends as Terminated`, async () => {
+      const canary = await world.startCanary(
+        `delete-${name.replace(/[^a-z]+/gi, "-").toLowerCase()}`,
+        canarySpec({ stepWeight: 20, ...analysis }, { revertOnDeletion: true }),
+      );
+      await setup(canary);
+      canary.model.failing.delete("setRoutes");
+      await canary.handle.signal(deleteSignal, {});
+      assert.deepEqual(await canary.handle.result(), { phase: "Terminated" });
+      assert.deepEqual(canary.model.finalized, { revert: true });
+      assert.equal(canary.model.routes.canaryWeight, 0);
+    });
+  }
+  it("deleted while initializing a version that never becomes ready: ends as Terminated", async () => {
+    const canary = await world.startCanary("delete-initializing", canarySpec({ stepWeight: 50 }), "bad", {
+      initialized: false,
+      prepare: (model) => {
+        model.primaryRevision = undefined;
+        model.neverReadyRevision = "bad";
+      },
+    });
+    await canary.until("initializing", (s) => s.phase === "Initializing");
+    await canary.handle.signal(deleteSignal, {});
+    assert.deepEqual(await canary.handle.result(), { phase: "Terminated" });
   });
 });
