@@ -109,6 +109,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.noCrossNamespaceRefs }}
 - --no-cross-namespace-refs
 {{- end }}
+{{- if ne (toString .Values.denyLocalDestinations) "" }}
+- {{ printf "--deny-local-destinations=%v" .Values.denyLocalDestinations | quote }}
+{{- end }}
 {{- if .Values.slack.urlSecret.name }}
 - --slack-url=$(SLACK_URL)
 {{- else if .Values.slack.url }}
