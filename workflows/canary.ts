@@ -854,46 +854,14 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     if (!ready || !isAnalysing(state.phase) || hasMail()) return;
     await cluster.checkPrimaryReady(target());
 
-    if (live.skipAnalysis) {
-      await feed({ type: "skipAnalysis" });
-      return;
-    }
-    const rollback = await webhooks("rollback");
-    const asked = rollback.find((w) => w.verdict === "pass");
-    if (asked) {
-      await feed({ type: "rollbackWebhook", webhook: asked.name });
-      return;
-    }
-
-    steps++;
-    let verdict: { passed: boolean; message: string };
-    if (isAnalysisStart(live.analysis, state)) {
-      const pre = await webhooks("pre-rollout");
-      lastAnalysis = { metrics: [], webhooks: pre };
-      verdict = summarizeChecks([], pre);
-      await feed({ type: "checks", stage: "pre-rollout", passed: verdict.passed, message: verdict.message });
-    } else {
-      const [hooks, metrics] = await Promise.all([
-        webhooks("rollout"),
-        live.analysis.metrics.length === 0
-          ? Promise.resolve([])
-          : analysis.runMetrics.executeWithOptions(
-              { ...activityOptions.analysis, summary: "run metric checks" },
-              [target()],
-            ),
-      ]);
-      lastAnalysis = { metrics, webhooks: hooks };
-      verdict = summarizeChecks(metrics, hooks);
-      await feed({ type: "checks", stage: "analysis", passed: verdict.passed, message: verdict.message });
-    }
-    if (!verdict.passed || !isAnalysing(state.phase)) return;
-
-    const step = planStep(live.strategy.kind, live.analysis, state);
-    if (step.gate) {
-      const open = await checkGate(step.gate);
-      if (!open) return;
-    }
-    await feed({ type: "advance" });
+    await checkAndAdvance(webhooks, () =>
+      live.analysis.metrics.length === 0
+        ? Promise.resolve([])
+        : analysis.runMetrics.executeWithOptions(
+            { ...activityOptions.analysis, summary: "run metric checks" },
+            [target()],
+          ),
+    );
   }
 
   /**
@@ -939,12 +907,24 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       return;
     }
     lastHalt = "";
+    await checkAndAdvance(answersOrErrors, metricsOrErrors);
+  }
 
+  /**
+   * The checks of a step once the canary is ready, then the strategy's next step when they pass:
+   * skipAnalysis, rollback webhooks, pre-rollout webhooks at the start, else rollout webhooks and
+   * metrics, then the step's gate.
+   */
+  async function checkAndAdvance(
+    ask: (type: WebhookType) => Promise<WebhookResult[]>,
+    measure: () => Promise<MetricResult[]>,
+  ): Promise<void> {
+    const live = spec as ResolvedCanarySpec;
     if (live.skipAnalysis) {
       await feed({ type: "skipAnalysis" });
       return;
     }
-    const asked = (await answersOrErrors("rollback")).find((w) => w.verdict === "pass");
+    const asked = (await ask("rollback")).find((w) => w.verdict === "pass");
     if (asked) {
       await feed({ type: "rollbackWebhook", webhook: asked.name });
       return;
@@ -953,12 +933,12 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     steps++;
     let verdict: { passed: boolean; message: string };
     if (isAnalysisStart(live.analysis, state)) {
-      const pre = await answersOrErrors("pre-rollout");
+      const pre = await ask("pre-rollout");
       lastAnalysis = { metrics: [], webhooks: pre };
       verdict = summarizeChecks([], pre);
       await feed({ type: "checks", stage: "pre-rollout", passed: verdict.passed, message: verdict.message });
     } else {
-      const [hooks, metrics] = await Promise.all([answersOrErrors("rollout"), metricsOrErrors()]);
+      const [hooks, metrics] = await Promise.all([ask("rollout"), measure()]);
       lastAnalysis = { metrics, webhooks: hooks };
       verdict = summarizeChecks(metrics, hooks);
       await feed({ type: "checks", stage: "analysis", passed: verdict.passed, message: verdict.message });
