@@ -37,7 +37,15 @@ describe("effects that fail", () => {
   it("a route change that keeps failing stalls the rollback in order, never fails the workflow, and finishes once it works", async () => {
     const canary = await world.startCanary("stalled-routes", canarySpec({ stepWeight: 20, threshold: 1 }));
     await canary.revise("r2");
-    await canary.until("traffic on the canary", (s) => s.routes.canaryWeight > 0);
+    // The cluster's route, not the workflow's state: the state moves before its effects run.
+    await waitFor(
+      "traffic on the canary",
+      async () => (canary.model.routes.canaryWeight > 0 ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      },
+    );
     canary.model.failing.set("setRoutes", "virtualservices.networking.istio.io is forbidden");
     canary.model.failMetricsTimes = 100;
     const stalled = await canary.until("rollback stalled", (s) =>
