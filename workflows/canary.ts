@@ -415,14 +415,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         if (isCancellation(err)) throw err;
         const reason = describeError(err);
         const permanent = isPermanent(err);
-        if (stall?.reason !== reason) {
-          warn(
-            `${effectSummary(effect)} failed: ${reason}; ${permanent ? "" : "retrying at the next interval"}`.replace(
-              /; $/,
-              "",
-            ),
-          );
-        }
+        if (stall?.reason !== reason)
+          warn(`${effectSummary(effect)} failed: ${reason}; retrying at the next interval`);
         stall = { reason, permanent, retryAtMs: now() + (spec?.analysis.intervalMs ?? 10_000) };
         busyWith = "";
         return false;
