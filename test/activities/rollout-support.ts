@@ -4,11 +4,13 @@
  * the Canary's status as it is written, and the canary weights its route goes through.
  * No node:test hooks here, so a benchmark script can use it too.
  */
+
 import { randomUUID } from "node:crypto";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { Client, Connection, type WorkflowHandle } from "@temporalio/client";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { createCanaryActivities } from "../../activities/index.ts";
+import { resolvingSpecs } from "../../activities/target-spec.ts";
 import type { CanarySpec, CanaryStatus } from "../../src/api/canary.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
 import { readRevision } from "../../src/kube/configs.ts";
@@ -66,7 +68,7 @@ export class CanaryWorker {
       namespace: world.temporalNamespace,
       taskQueue: `real-activities-${randomUUID()}`,
       workflowBundle: await workflowBundle(),
-      activities,
+      activities: resolvingSpecs(activities),
     });
     return new CanaryWorker(connection, workerConnection, worker);
   }
