@@ -69,6 +69,8 @@ export class CanaryWorker {
       taskQueue: `real-activities-${randomUUID()}`,
       workflowBundle: await workflowBundle(),
       activities: resolvingSpecs(activities),
+      // A test that failed mid-activity must not hold its file open past the test runner's timeout.
+      shutdownForceTime: "15s",
     });
     return new CanaryWorker(connection, workerConnection, worker);
   }

@@ -108,6 +108,8 @@ export class WorkflowTestWorld {
       taskQueue: this.taskQueue,
       workflowBundle: await workflowBundle(),
       activities: resolvingSpecs(modelActivities(this.models)),
+      // A test that failed mid-activity must not hold its file open past the test runner's timeout.
+      shutdownForceTime: "15s",
     });
     this.running = this.worker.run();
   }
