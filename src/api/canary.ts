@@ -726,6 +726,25 @@ export const CanaryStatusSchema = z.object({
   lastAnalysis: z
     .array(z.object({ name: text, value: z.number().optional(), verdict: z.enum(["pass", "fail", "error"]) }))
     .optional(),
+  /**
+   * durable-canary extension: the last command given through the `durable-canary.io/command`
+   * annotation, and what became of it (docs/commands.md).
+   */
+  lastCommand: z
+    .object({
+      /** As written, so an unknown command shows too. */
+      name: text,
+      by: text,
+      reason: text.optional(),
+      gate: z.enum(GATE_TYPES).optional(),
+      /** The command-id annotation, or one derived from the command: a repeat of it is not sent again. */
+      id: text,
+      accepted: z.boolean(),
+      /** What the workflow answered, or why the command was rejected. */
+      message: text,
+      at: text,
+    })
+    .optional(),
 });
 export type CanaryStatus = z.infer<typeof CanaryStatusSchema>;
 
