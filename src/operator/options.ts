@@ -7,6 +7,7 @@ import { loadYaml } from "@kubernetes/client-node";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DurationError, parseDuration } from "../api/duration.ts";
 import { type OperatorConfig, parseOperatorConfig, type RunContext } from "../config/operator.ts";
+import { LOG_FORMATS, type LogFormat } from "../log.ts";
 
 export const ROLES = ["all", "controller", "worker"] as const;
 export type Role = (typeof ROLES)[number];
@@ -26,6 +27,7 @@ export interface RunFlags {
   finalizeTimeout: number;
   resyncPeriod: number;
   logLevel?: string;
+  logFormat?: LogFormat;
   meshProvider?: string;
   metricsServer?: string;
   clusterName?: string;
@@ -99,6 +101,12 @@ export function runOptions(command: Command): Command {
     )
     .option("--resync-period <duration>", "how often every Canary's state is sent again", ms, 10 * 60_000)
     .option("--log-level <level>", "trace, debug, info, warn or error (default: LOG_LEVEL, else info)")
+    .addOption(
+      new Option(
+        "--log-format <format>",
+        "json lines, text for people, or auto: text on a terminal, else json (default: LOG_FORMAT, else auto)",
+      ).choices(LOG_FORMATS),
+    )
     .option("--mesh-provider <provider>", "traffic provider of Canaries that name none")
     .option("--metrics-server <url>", "Prometheus for the builtin metrics")
     .option("--cluster-name <name>", "shown in alerts")

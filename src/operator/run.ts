@@ -66,7 +66,7 @@ function leaseNamespace(flags: RunFlags): string {
 }
 
 export async function runOperator(flags: RunFlags): Promise<void> {
-  const log = createLogger(flags.logLevel);
+  const log = createLogger(flags.logLevel, { format: flags.logFormat });
   Runtime.install({ logger: temporalLogger(log) });
   const config = operatorConfig(flags, { embeddedTemporal: loadTemporalSettings().mode === "embedded" });
   const kube = kubeClientOrExplain(flags);

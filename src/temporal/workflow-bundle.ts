@@ -136,12 +136,20 @@ function checkPrebuilt(layout: BundleLayout): Check {
   return { ok: true, code, manifest };
 }
 
-/** The bundler's own output (webpack statistics) is noise at info; its warnings and errors are not. */
+/**
+ * The bundler's own messages (webpack's report, even of a failed build) at debug only: they are
+ * noise to an operator, and a failed build's errors reach the log through the error it throws.
+ */
 function bundlerLogger(log: Logger): TemporalLogger {
-  const quiet = () => {};
-  const at = (level: "warn" | "error") => (message: string, meta?: LogMetadata) =>
-    log[level](meta ?? {}, message);
-  return { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: at("warn"), error: at("error") };
+  const debug = (message: string, meta?: LogMetadata) => log.debug(meta ?? {}, message);
+  return {
+    log: (_level, message, meta) => debug(message, meta),
+    trace: debug,
+    debug,
+    info: debug,
+    warn: debug,
+    error: debug,
+  };
 }
 
 interface Built {
@@ -157,7 +165,8 @@ async function build(layout: BundleLayout, log: Logger): Promise<Built> {
   const { bundleWorkflowCode } = await import("@temporalio/worker");
   const read = new Map<string, string>();
   const resources = new Set<string>();
-  const { code } = await bundleWorkflowCode({
+  const errors: string[] = [];
+  const bundling = bundleWorkflowCode({
     workflowsPath: bundlePaths(layout).entry,
     logger: bundlerLogger(log),
     webpackConfigHook: (config) => ({
@@ -179,6 +188,7 @@ async function build(layout: BundleLayout, log: Logger): Promise<Built> {
               };
             });
             compiler.hooks.done.tap(pluginName, (stats) => {
+              for (const error of stats.compilation.errors) errors.push(error.message);
               for (const module of stats.compilation.modules) {
                 const resource = (module as { resource?: string }).resource;
                 if (resource) resources.add(resource.split("?")[0] ?? resource);
@@ -188,6 +198,11 @@ async function build(layout: BundleLayout, log: Logger): Promise<Built> {
         },
       ],
     }),
+  });
+  // The bundler's own error only points to a troubleshooting page; webpack's errors say what is wrong.
+  const { code } = await bundling.catch((err: unknown) => {
+    if (errors.length === 0) throw err;
+    throw new Error(`workflow bundle: webpack failed: ${errors.slice(0, 5).join("; ")}`, { cause: err });
   });
   const digests = new Map<string, string>();
   for (const resource of resources) {

@@ -56,9 +56,9 @@ function compile(root: string, hello = "hello"): void {
   write(root, "dist/src/words.js", `export const shout = (s) => s.toUpperCase() + ", ${hello}";\n`);
 }
 
-function logger() {
+function logger(level = "info") {
   const lines: { level: number; msg: string }[] = [];
-  const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const log = pino({ level }, { write: (line: string) => lines.push(JSON.parse(line)) });
   const last = () => lines.at(-1)?.msg ?? "";
   return { log, lines, last };
 }
@@ -145,5 +145,31 @@ describe("prebuilt workflow bundle", () => {
     // That bundle says nothing about the TypeScript sources, so their worker does not take it.
     await loadWorkflowBundle(log, ts(root));
     assert.match(last(), /stale: built from other code than .*index\.ts; built and saved/);
+  });
+
+  it("logs the bundler's own report at debug only, and only its own summary above", async () => {
+    const root = project();
+    const { log, lines } = logger("debug");
+    await loadWorkflowBundle(log, ts(root));
+    const debug = lines.filter((line) => line.level === 20).map((line) => line.msg);
+    assert.ok(
+      debug.some((msg) => /compiled successfully/.test(msg)),
+      `webpack's report at debug: ${JSON.stringify(debug)}`,
+    );
+    assert.deepEqual(
+      lines.filter((line) => line.level > 20).map((line) => line.msg),
+      ["workflow bundle: no prebuilt bundle; built and saved"],
+    );
+  });
+
+  it("fails with webpack's errors, not its report, when the workflow code does not build", async () => {
+    const root = project();
+    write(root, "workflows/greet.ts", 'export { shout as greet } from "../src/missing.ts";\n');
+    const { log, lines } = logger("info");
+    await assert.rejects(
+      loadWorkflowBundle(log, ts(root)),
+      /^Error: workflow bundle: webpack failed: .*Can't resolve '\.\.\/src\/missing\.ts'/,
+    );
+    assert.deepEqual(lines, [], "nothing logged above debug");
   });
 });
