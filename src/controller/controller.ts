@@ -11,10 +11,18 @@ import type { CanaryRef } from "../../workflows/activity-port.ts";
 import type { DefaultsOptions } from "../api/defaults.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
 import { type ConfigKind, type ConfigObject, type ConfigRef, configRefs } from "../kube/configs.ts";
+import { isInvalid, isNotFound } from "../kube/errors.ts";
 import { createCanaryEvent } from "../kube/events.ts";
 import { addCanaryFinalizer, removeCanaryFinalizer } from "../kube/finalizer.ts";
 import { RESOURCES, type ResourceType } from "../kube/resources.ts";
 import { errorMessage, type Logger } from "../log.ts";
+import {
+  type CommandRequest,
+  commandEvent,
+  lastCommandPatch,
+  readCommand,
+  removalPatch,
+} from "./commands.ts";
 import { type ChangeKind, Informer } from "./informer.ts";
 import {
   type CanaryObject,
@@ -68,6 +76,11 @@ export class Controller {
   readonly #sent = new Map<string, string>();
   /** Canaries whose deletion the workflow was told of. */
   readonly #deleting = new Set<string>();
+  /**
+   * The last annotation command each Canary's status was told of, as this process wrote it: the
+   * informer may show the annotation again before it shows that status, and a command is sent once.
+   */
+  readonly #commanded = new Map<string, { readonly name: string; readonly id: string }>();
   /** Canaries seen deleted: their workflows are told to finish. */
   readonly #gone = new Set<string>();
   #resync: NodeJS.Timeout | undefined;
@@ -268,6 +281,7 @@ export class Controller {
     const canary = this.#o.canaries.get(namespace, name) as CanaryObject | undefined;
     if (!canary) {
       this.#sent.delete(key);
+      this.#commanded.delete(key);
       if (this.#gone.has(key)) {
         // Deleted without our finalizer: its workflow finalizes (without revert) and ends.
         await this.#temporal(() => this.#o.workflows.sendDelete(ref));
@@ -288,7 +302,72 @@ export class Controller {
       nowMs: Date.now(),
       finalizeTimeoutMs: this.#o.finalizeTimeoutMs,
     });
-    return this.#carryOut(ref, canary, decision);
+    const outcome = await this.#carryOut(ref, canary, decision);
+    if (canary.metadata.deletionTimestamp === undefined) await this.#command(ref, canary);
+    return outcome;
+  }
+
+  /**
+   * A command given by annotation: sent to the workflow as an update (unless invalid or already
+   * done), acknowledged in status.lastCommand and an Event, then the annotations removed. Temporal
+   * not answering throws, so the annotation stays and the reconcile retries.
+   */
+  async #command(ref: CanaryRef, canary: CanaryObject): Promise<void> {
+    const key = `${ref.namespace}/${ref.name}`;
+    const handled = [canary.status?.lastCommand, this.#commanded.get(key)].filter((c) => c !== undefined);
+    const request = readCommand(canary.metadata, handled);
+    if (!request) return;
+    if (request.kind !== "repeat") await this.#acknowledge(ref, canary, request);
+    try {
+      await this.#o.kube.jsonPatch(
+        RESOURCES.canaries,
+        ref.namespace,
+        ref.name,
+        removalPatch(request.present),
+      );
+    } catch (err) {
+      // Changed meanwhile (a newer command, or already removed): the next reconcile reads it.
+      if (!isInvalid(err) && !isNotFound(err)) throw err;
+    }
+  }
+
+  async #acknowledge(
+    ref: CanaryRef,
+    canary: CanaryObject,
+    request: Exclude<CommandRequest, { kind: "repeat" }>,
+  ): Promise<void> {
+    const key = `${ref.namespace}/${ref.name}`;
+    const outcome =
+      request.kind === "send"
+        ? await this.#temporal(() =>
+            this.#o.workflows.sendCommand(
+              ref,
+              request.command,
+              request.input,
+              `annotation/${canary.metadata.uid}/${request.name}/${request.id}`,
+            ),
+          )
+        : { accepted: false, message: request.message };
+    await this.#o.kube.mergePatch(
+      RESOURCES.canaries,
+      ref.namespace,
+      ref.name,
+      { status: { lastCommand: lastCommandPatch(request, outcome, new Date().toISOString()) } },
+      "status",
+    );
+    this.#commanded.set(key, { name: request.name, id: request.id });
+    const event = commandEvent(request, outcome);
+    await this.#event(ref, event.type, event.reason, event.message);
+    this.#o.log.info(
+      {
+        canary: key,
+        command: request.name,
+        by: request.by,
+        accepted: outcome.accepted,
+        message: outcome.message,
+      },
+      "annotation command",
+    );
   }
 
   async #carryOut(

@@ -17,6 +17,7 @@ import {
   isTrackingDisabled,
 } from "../kube/configs.ts";
 import { CANARY_FINALIZER } from "../kube/metadata.ts";
+import type { CommandMetadata } from "./commands.ts";
 
 export interface CanaryObject {
   readonly metadata: {
@@ -26,6 +27,8 @@ export interface CanaryObject {
     readonly generation?: number;
     readonly deletionTimestamp?: string | Date;
     readonly finalizers?: readonly string[];
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly managedFields?: CommandMetadata["managedFields"];
   };
   readonly spec?: unknown;
   readonly status?: CanaryStatus;

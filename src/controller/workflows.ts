@@ -1,11 +1,31 @@
 /**
- * The controller's only way into Temporal: signal-with-start of `revision`, `delete`, and
- * whether a canary's workflow runs. Every call is bounded, so an unreachable Temporal makes a
- * reconcile fail (and retry) instead of hanging.
+ * The controller's only way into Temporal: signal-with-start of `revision`, `delete`, operator
+ * commands given by annotation (as updates), and whether a canary's workflow runs. Every call is
+ * bounded, so an unreachable Temporal makes a reconcile fail (and retry) instead of hanging.
  */
-import { type Client, WorkflowNotFoundError } from "@temporalio/client";
+import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from "@temporalio/client";
+import { ApplicationFailure } from "@temporalio/common";
 import type { CanaryRef } from "../../workflows/activity-port.ts";
-import { deleteSignal, type RevisionMessage, revisionSignal, workflowId } from "../../workflows/messages.ts";
+import {
+  type ApproveInput,
+  abortUpdate,
+  approveUpdate,
+  type Command,
+  deleteSignal,
+  pauseUpdate,
+  type RevisionMessage,
+  resumeUpdate,
+  retryUpdate,
+  revisionSignal,
+  skipUpdate,
+  workflowId,
+} from "../../workflows/messages.ts";
+
+/** A command's outcome as the workflow answered it: applied (or queued), or rejected and why. */
+export interface CommandOutcome {
+  readonly accepted: boolean;
+  readonly message: string;
+}
 
 export interface CanaryWorkflows {
   /** Sends the revision, starting the canary's workflow when none runs. */
@@ -13,6 +33,17 @@ export interface CanaryWorkflows {
   /** Signals `delete`; false when no workflow runs. */
   sendDelete(ref: CanaryRef): Promise<boolean>;
   isRunning(ref: CanaryRef): Promise<boolean>;
+  /**
+   * Sends an operator command as an update. The same `updateId` is one command however often it
+   * is sent: Temporal answers a repeat with the first outcome, so a retried reconcile never applies
+   * a command twice. Throws only when Temporal did not answer.
+   */
+  sendCommand(
+    ref: CanaryRef,
+    command: Command,
+    input: ApproveInput,
+    updateId: string,
+  ): Promise<CommandOutcome>;
   /** The canaries whose workflows run on this install's task queue. */
   listRunning(): Promise<CanaryRef[]>;
 }
@@ -24,6 +55,20 @@ export function canaryOfWorkflow(id: string): CanaryRef | undefined {
 }
 
 const callTimeoutMs = 10_000;
+/**
+ * A command waits for the workflow to apply it; a busy workflow answers "queued" within a minute
+ * (the workflow's own wait), so this bound only ends a call that Temporal never answers.
+ */
+const commandTimeoutMs = 75_000;
+
+const updates = {
+  approve: approveUpdate,
+  skip: skipUpdate,
+  abort: abortUpdate,
+  pause: pauseUpdate,
+  resume: resumeUpdate,
+  retry: retryUpdate,
+} as const satisfies Record<Command, unknown>;
 
 /**
  * A Temporal call that fails after `ms`. The gRPC deadline bounds it on the wire; the timer bounds
@@ -64,6 +109,27 @@ export function temporalCanaryWorkflows(client: Client, taskQueue: string): Cana
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return false;
         throw err;
+      }
+    },
+    async sendCommand(ref, command, input, updateId) {
+      try {
+        const result = await boundedCall(client, commandTimeoutMs, () =>
+          client.workflow
+            .getHandle(workflowId(ref.namespace, ref.name))
+            .executeUpdate(updates[command], { args: [input], updateId }),
+        );
+        return { accepted: true, message: result.message };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) {
+          return { accepted: false, message: "no workflow runs for this canary" };
+        }
+        if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+        const cause = err.cause;
+        // Queued behind the work under way: it is applied when that ends.
+        if (cause instanceof ApplicationFailure && cause.type === "CommandPending") {
+          return { accepted: true, message: cause.message };
+        }
+        return { accepted: false, message: cause?.message ?? err.message };
       }
     },
     async listRunning() {

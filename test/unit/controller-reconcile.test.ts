@@ -2,6 +2,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1Deployment } from "@kubernetes/client-node";
 import {
+  COMMAND_ANNOTATIONS,
+  type CommandMetadata,
+  commandEvent,
+  commandWriter,
+  lastCommandPatch,
+  readCommand,
+  removalPatch,
+} from "../../src/controller/commands.ts";
+import {
   type CanaryObject,
   problemStatusPatch,
   type ReconcileInput,
@@ -149,5 +158,159 @@ describe("reconcileCanary", () => {
       hooks.map((w) => [w.type, w.url]),
       [["event", "http://events.example.test/"]],
     );
+  });
+});
+
+describe("commands by annotation", () => {
+  const { command, reason, by, gate, id } = COMMAND_ANNOTATIONS;
+  /** The managed fields of a Canary whose command annotation `manager` wrote at `time`. */
+  const writtenBy = (manager: string, time: string) => ({
+    manager,
+    operation: "Update",
+    time,
+    fieldsV1: { "f:metadata": { "f:annotations": { [`f:${command}`]: {}, [`f:${reason}`]: {} } } },
+  });
+  const metadata = (annotations: Record<string, string>, time = "2026-01-01T10:00:00Z"): CommandMetadata => ({
+    annotations: { "team.example/owner": "payments", ...annotations },
+    managedFields: [
+      { manager: "kubectl-client-side-apply", time: "2026-01-01T12:00:00Z", fieldsV1: { "f:spec": {} } },
+      writtenBy("kubectl-annotate", time),
+    ],
+  });
+  const sent = (annotations: Record<string, string>) => {
+    const request = readCommand(metadata(annotations), []);
+    assert.equal(request?.kind, "send", request?.kind === "reject" ? request.message : "");
+    return request as Extract<typeof request, { kind: "send" }>;
+  };
+  const rejected = (annotations: Record<string, string>) => {
+    const request = readCommand(metadata(annotations), []);
+    assert.equal(request?.kind, "reject");
+    return request as Extract<typeof request, { kind: "reject" }>;
+  };
+
+  it("no command annotation is no command, even with a reason written ahead of it", () => {
+    assert.equal(readCommand(metadata({}), []), undefined);
+    assert.equal(readCommand(metadata({ [reason]: "soon" }), []), undefined);
+    assert.equal(readCommand({}, []), undefined);
+  });
+
+  it("a command with reason and by is sent as written, and acknowledged by a Normal Event", () => {
+    const request = sent({ [command]: " abort ", [reason]: "p99 too high", [by]: "alice" });
+    assert.equal(request.command, "abort");
+    assert.deepEqual(request.input, { by: "alice", reason: "p99 too high" });
+    assert.deepEqual(commandEvent(request, { accepted: true, message: "aborted: rolled back" }), {
+      type: "Normal",
+      reason: "CommandAccepted",
+      message: 'abort by alice ("p99 too high"): aborted: rolled back',
+    });
+  });
+
+  it("without command-by, by names the tool that wrote the annotation, from managedFields", () => {
+    assert.equal(sent({ [command]: "pause" }).input.by, "annotation (kubectl-annotate)");
+    const fromGitOps = readCommand(
+      {
+        annotations: { [command]: "pause" },
+        managedFields: [
+          writtenBy("kubectl-annotate", "2026-01-01T10:00:00Z"),
+          writtenBy("kustomize-controller", "2026-01-01T11:00:00Z"),
+        ],
+      },
+      [],
+    );
+    assert.equal(fromGitOps?.by, "annotation (kustomize-controller)");
+    assert.equal(readCommand({ annotations: { [command]: "pause" } }, [])?.by, "annotation");
+    assert.equal(commandWriter(undefined), undefined);
+  });
+
+  it("an unknown command is rejected with a Warning that names the commands, and removed", () => {
+    const request = rejected({ [command]: "rollback", [reason]: "bad", [by]: "bob" });
+    assert.match(
+      request.message,
+      /unknown command "rollback"; use one of approve, skip, abort, pause, resume, retry/,
+    );
+    const event = commandEvent(request, { accepted: false, message: request.message });
+    assert.equal(event.type, "Warning");
+    assert.equal(event.reason, "CommandRejected");
+    assert.match(event.message, /^rollback by bob \("bad"\) rejected: .*unknown command/);
+    assert.deepEqual(
+      removalPatch(request.present)
+        .filter((o) => o.op === "remove")
+        .map((o) => o.path),
+      [
+        "/metadata/annotations/durable-canary.io~1command",
+        "/metadata/annotations/durable-canary.io~1command-reason",
+        "/metadata/annotations/durable-canary.io~1command-by",
+      ],
+    );
+  });
+
+  it("an empty command-by is rejected: who commands is never blank", () => {
+    assert.match(rejected({ [command]: "abort", [by]: "  " }).message, /command-by is empty/);
+  });
+
+  it("an oversized reason or by is rejected with the limit, and status keeps it cut", () => {
+    const long = "x".repeat(513);
+    const request = rejected({ [command]: "abort", [reason]: long });
+    assert.match(request.message, /command-reason is 513 characters long; at most 512/);
+    const status = lastCommandPatch(request, { accepted: false, message: request.message }, "t");
+    assert.equal((status.reason as string).length, 512);
+    assert.match(rejected({ [command]: "abort", [by]: "y".repeat(129) }).message, /at most 128/);
+  });
+
+  it("a gate is for approve only, and must be a gate", () => {
+    assert.deepEqual(sent({ [command]: "approve", [gate]: "confirm-promotion" }).input, {
+      by: "annotation (kubectl-annotate)",
+      gate: "confirm-promotion",
+    });
+    assert.match(rejected({ [command]: "skip", [gate]: "confirm-promotion" }).message, /approve only/);
+    assert.match(rejected({ [command]: "approve", [gate]: "confirm" }).message, /unknown gate "confirm"/);
+  });
+
+  it("the removal patch removes each annotation only if it still holds what was read", () => {
+    const request = sent({ [command]: "resume", [id]: "7" });
+    assert.deepEqual(removalPatch(request.present), [
+      { op: "test", path: "/metadata/annotations/durable-canary.io~1command", value: "resume" },
+      { op: "remove", path: "/metadata/annotations/durable-canary.io~1command" },
+      { op: "test", path: "/metadata/annotations/durable-canary.io~1command-id", value: "7" },
+      { op: "remove", path: "/metadata/annotations/durable-canary.io~1command-id" },
+    ]);
+  });
+
+  it("a command already acknowledged (same name and id) is a repeat; another command with that id is not", () => {
+    const handled = [{ name: "pause", id: "42" }];
+    assert.equal(readCommand(metadata({ [command]: "pause", [id]: "42" }), handled)?.kind, "repeat");
+    assert.equal(readCommand(metadata({ [command]: "resume", [id]: "42" }), handled)?.kind, "send");
+    assert.equal(readCommand(metadata({ [command]: "pause", [id]: "43" }), handled)?.kind, "send");
+    // A rejected command applied again is not rejected (and told) again.
+    assert.equal(
+      readCommand(metadata({ [command]: "nope", [id]: "1" }), [{ name: "nope", id: "1" }])?.kind,
+      "repeat",
+    );
+  });
+
+  it("without command-id, the same metadata is the same command, and the same command written later is a new one", () => {
+    const first = readCommand(metadata({ [command]: "pause" }), []);
+    assert.equal(readCommand(metadata({ [command]: "pause" }), [])?.id, first?.id);
+    const handled = [{ name: "pause", id: first?.id ?? "" }];
+    assert.equal(readCommand(metadata({ [command]: "pause" }), handled)?.kind, "repeat");
+    assert.equal(
+      readCommand(metadata({ [command]: "pause" }, "2026-01-01T10:05:00Z"), handled)?.kind,
+      "send",
+    );
+  });
+
+  it("status.lastCommand clears the fields a previous command set", () => {
+    const request = sent({ [command]: "pause" });
+    const status = lastCommandPatch(request, { accepted: true, message: "paused" }, "2026-01-01T10:00:01Z");
+    assert.deepEqual(status, {
+      name: "pause",
+      by: "annotation (kubectl-annotate)",
+      reason: null,
+      gate: null,
+      id: request.id,
+      accepted: true,
+      message: "paused",
+      at: "2026-01-01T10:00:01Z",
+    });
   });
 });
