@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type AppHandle, type MeshSimulator, startMeshSimulator } from "../test/harness/mesh-simulator.ts";
-import { Supervisor } from "../test/harness/process.ts";
+import { isAlive, Supervisor, stopGroups } from "../test/harness/process.ts";
 import { waitForTargetUp } from "../test/harness/prometheus.ts";
 import { startWorld, type WorldInfo } from "../test/harness/world.ts";
 import { type BinaryKey, binaries, resolveBinary } from "../tools/catalog.ts";
@@ -89,15 +89,22 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
-/** A supervisor whose processes a watchdog stops even if this process is killed outright. */
-function supervised(dir: string): Supervisor {
-  const supervisor = new Supervisor(dir);
-  spawn(process.execPath, [join(repo, "test/harness/watchdog.ts"), String(process.pid), supervisor.pidFile], {
+/** Stops the processes a supervisor's PID file lists once this process is gone, even killed outright. */
+function watchdog(pidFile: string): void {
+  spawn(process.execPath, [join(repo, "test/harness/watchdog.ts"), String(process.pid), pidFile], {
     detached: true,
     stdio: "ignore",
   }).unref();
-  cleanups.push(() => supervisor.stopAll());
-  return supervisor;
+}
+
+/** The live processes a supervisor's PID file lists, newest first. */
+function pidsIn(pidFile: string): number[] {
+  if (!existsSync(pidFile)) return [];
+  const entries = JSON.parse(readFileSync(pidFile, "utf8")) as { pid: number }[];
+  return entries
+    .map((e) => e.pid)
+    .filter(isAlive)
+    .reverse();
 }
 
 function scratchDir(prefix: string): string {
@@ -117,10 +124,13 @@ async function world(): Promise<{
   if (reuse && existsSync(join(reuse, "world.json"))) {
     out(`▸ using the test world running in ${reuse}`);
     const info = JSON.parse(readFileSync(join(reuse, "world.json"), "utf8")) as WorldInfo;
+    const supervisor = new Supervisor(scratchDir("durable-canary-demo-"));
+    watchdog(supervisor.pidFile);
+    cleanups.push(() => supervisor.stopAll());
     // Its own namespace: the world may serve others (tests) at the same time.
     return {
       info,
-      supervisor: supervised(scratchDir("durable-canary-demo-")),
+      supervisor,
       namespace: `demo-${process.pid}`,
       reused: true,
     };
@@ -129,8 +139,15 @@ async function world(): Promise<{
   const dir = scratchDir("durable-canary-demo-");
   step("starting the test world: Kubernetes API server (simulated nodes), Temporal, Prometheus");
   const started = performance.now();
-  const supervisor = supervised(dir);
-  const { info } = await startWorld(dir, { log: (line) => out(`  ${line}`) });
+  const pidFile = join(dir, "pids.json");
+  const starting = startWorld(dir, { log: (line) => out(`  ${line}`) });
+  // startWorld writes its PID file before it starts anything. Until it hands over its
+  // supervisor, the demo stops (Ctrl-C) what the file lists.
+  watchdog(pidFile);
+  let stopWorld = () => stopGroups(pidsIn(pidFile));
+  cleanups.push(() => stopWorld());
+  const { info, supervisor } = await starting;
+  stopWorld = () => supervisor.stopAll();
   out(`  test world ready in ${seconds(started)}`);
   return { info, supervisor, namespace: "demo", reused: false };
 }
@@ -200,6 +217,8 @@ async function main(): Promise<number> {
       out("  (3.0.0 now answers 30% of its requests with 500)");
     },
   });
+  // The next version someone tries by hand is healthy again.
+  app.set("canary", { errorRate: 0 });
   const rolledBack = broken.phase === "Failed";
   out(
     rolledBack
@@ -215,13 +234,15 @@ async function main(): Promise<number> {
     await teardown();
     return ok ? 0 : 1;
   }
+  const kubectl = `${resolveBinary("kubectl")?.path ?? "kubectl"} --kubeconfig ${info.kubeconfig} -n ${namespace}`;
   out(
     [
       "Everything keeps running until Ctrl-C:",
-      `  Temporal UI:  ${info.temporalUiUrl}`,
-      `  kubectl:      kubectl --kubeconfig ${info.kubeconfig} -n ${namespace} get canaries,deployments,services,httproutes`,
-      `  operator log: ${operator.logFile}`,
-      `  try another version: kubectl --kubeconfig ${info.kubeconfig} -n ${namespace} set image deployment/${APP} podinfo=example.com/podinfo:4.0.0`,
+      `  Temporal UI:   ${info.temporalUiUrl}`,
+      `  the objects:   ${kubectl} get canaries,deployments,services,httproutes`,
+      `  operator log:  ${operator.logFile}`,
+      `  a new version: ${kubectl} set image deployment/${APP} podinfo=example.com/podinfo:4.0.0`,
+      `  watch it:      ${kubectl} get canary ${APP} -w`,
       "Press Ctrl-C to stop and remove everything.",
     ].join("\n"),
   );

@@ -64,11 +64,22 @@ const levels: Record<LogLevel, "trace" | "debug" | "info" | "warn" | "error"> = 
   ERROR: "error",
 };
 
+/**
+ * The SDK's fields, with an Error (a failed workflow's, an activity's) as its message: JSON has
+ * no form for an Error object ({} in the log), and our own lines carry errors as messages too.
+ */
+function fields(meta: LogMetadata | undefined): LogMetadata {
+  if (!meta) return {};
+  return Object.fromEntries(
+    Object.entries(meta).map(([key, value]) => [key, value instanceof Error ? errorMessage(value) : value]),
+  );
+}
+
 export function temporalLogger(logger: Logger): TemporalLogger {
   const at =
     (level: LogLevel) =>
     (message: string, meta?: LogMetadata): void =>
-      logger[levels[level]](meta ?? {}, message);
+      logger[levels[level]](fields(meta), message);
   return {
     log: (level, message, meta) => at(level)(message, meta),
     trace: at("TRACE"),

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { Command } from "commander";
-import { createLogger, type LogDestination, logFormatFor } from "../../src/log.ts";
+import { createLogger, type LogDestination, logFormatFor, temporalLogger } from "../../src/log.ts";
 import { type RunFlags, runOptions } from "../../src/operator/options.ts";
 
 function destination(isTTY: boolean): LogDestination & { lines: string[] } {
@@ -75,5 +75,18 @@ describe("log format", () => {
     assert.equal(flags(["--log-format", "text"]).logFormat, "text");
     assert.equal(flags(["--log-format=json"]).logFormat, "json");
     assert.throws(() => flags(["--log-format", "pretty"]), /Allowed choices are auto, json, text/);
+  });
+
+  it("gives the Temporal SDK's error fields as their message, not as an empty object", () => {
+    const pipe = destination(false);
+    temporalLogger(createLogger("info", { destination: pipe })).warn("Workflow failed", {
+      workflowId: "canary/demo/podinfo",
+      error: new Error("3 failed checks reached the threshold"),
+    });
+    const line = JSON.parse(pipe.lines[0] ?? "");
+    assert.equal(line.msg, "Workflow failed");
+    assert.equal(line.level, 40);
+    assert.equal(line.workflowId, "canary/demo/podinfo");
+    assert.equal(line.error, "3 failed checks reached the threshold");
   });
 });
