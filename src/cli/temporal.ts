@@ -120,7 +120,7 @@ async function notFound(temporal: CliTemporal, namespace: string, name: string):
   }
   const hint =
     elsewhere.size > 0
-      ? `; there is one in namespace ${[...elsewhere].sort().join(", ")} (use -n)`
+      ? `; one exists in namespace${elsewhere.size > 1 ? "s" : ""} ${[...elsewhere].sort().join(", ")} (use -n)`
       : " (is the namespace right? list them with -A)";
   return new CliError(
     `canary ${name} not found in namespace ${namespace} (Temporal namespace ${temporal.namespace})${hint}`,

@@ -261,7 +261,7 @@ describe("list, ui and errors", () => {
     failed(
       await cli("status", "elsewhere", "-n", "other-ns"),
       new RegExp(
-        `^durable-canary: canary elsewhere not found in namespace other-ns .*there is one in namespace ${world.namespace} \\(use -n\\)\\n$`,
+        `^durable-canary: canary elsewhere not found in namespace other-ns .*one exists in namespaces? (\\S+, )*${world.namespace}(, \\S+)* \\(use -n\\)\\n$`,
       ),
     );
     failed(await cli("status", "nobody"), /not found in namespace .*is the namespace right\?/);
