@@ -3,6 +3,7 @@
  * world): the operator as its own process, the sample app from demo/manifests, a new version of
  * it, and a rollout followed through the Canary's status as `kubectl get canary -w` shows it.
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -81,6 +82,30 @@ export async function operatorReady(operator: ManagedProcess, timeoutMs = 180_00
     async () => (readFileSync(operator.logFile, "utf8").includes("operator ready") ? true : undefined),
     { timeoutMs, intervalMs: 200, process: operator },
   );
+}
+
+/** What the command line needs to reach the world: its Temporal, its UI and its cluster. */
+export function cliEnv(world: WorldInfo): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: world.temporalAddress,
+    TEMPORAL_NAMESPACE: world.temporalNamespace,
+    DURABLE_CANARY_UI_ADDRESS: world.temporalUiUrl,
+    KUBECONFIG: world.kubeconfig,
+  };
+}
+
+/** `durable-canary <command> podinfo -n <namespace>`, as a person would run it; its output and exit code. */
+export function canaryCommand(
+  world: WorldInfo,
+  namespace: string,
+  command: string,
+): { code: number | null; output: string } {
+  const result = spawnSync(process.execPath, [mainFile, command, APP, "-n", namespace], {
+    env: { ...process.env, ...cliEnv(world) },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return { code: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}`.trimEnd() };
 }
 
 const kinds: readonly ResourceType[] = [RESOURCES.deployments, RESOURCES.services, RESOURCES.canaries];

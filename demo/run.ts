@@ -23,6 +23,8 @@ import { workflowId } from "../workflows/messages.ts";
 import {
   APP,
   adminClient,
+  canaryCommand,
+  cliEnv,
   deployApp,
   followCanary,
   operatorReady,
@@ -226,7 +228,13 @@ async function main(): Promise<number> {
           `  the primary still runs ${await primaryVersion(kube, namespace)}; the canary gets no traffic`
       : `  expected Failed, got ${broken.phase}: ${outcomeMessage(broken)}`,
   );
-  out(`  both rollouts in the Temporal UI: ${ui}`);
+  for (const command of ["explain", "history"]) {
+    step(`durable-canary ${command} ${APP} -n ${namespace}`);
+    const { code, output } = canaryCommand(info, namespace, command);
+    out(output.replace(/^/gm, "  "));
+    if (code !== 0) out(`  (exit code ${code})`);
+  }
+  out(`\n  both rollouts in the Temporal UI: ${ui}`);
   const ok = promoted && rolledBack;
   out(`\n${ok ? "Demo done" : "Demo done, but not as expected (see above)"} in ${seconds(began)}.`);
 
@@ -243,6 +251,11 @@ async function main(): Promise<number> {
       `  operator log:  ${operator.logFile}`,
       `  a new version: ${kubectl} set image deployment/${APP} podinfo=example.com/podinfo:4.0.0`,
       `  watch it:      ${kubectl} get canary ${APP} -w`,
+      "  the command line, in a shell of its own:",
+      `    ${Object.entries(cliEnv(info))
+        .map(([k, v]) => `export ${k}=${v}`)
+        .join("; ")}`,
+      `    node src/main.ts status ${APP} -n ${namespace}   (also watch, history, explain, ui, pause, abort…)`,
       "Press Ctrl-C to stop and remove everything.",
     ].join("\n"),
   );
