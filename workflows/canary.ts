@@ -13,12 +13,15 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
+  ParentClosePolicy,
   patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from "@temporalio/workflow";
@@ -30,6 +33,7 @@ import {
   activityOptions,
   type CanaryActivities,
   type CanaryActivityCalls,
+  type CanaryEvent,
   type CanaryRef,
   type MetricResult,
   NON_RETRYABLE_ERRORS,
@@ -60,6 +64,7 @@ import {
   type Route,
   summarizeChecks,
   transition,
+  truncate,
 } from "./decisions/index.ts";
 import {
   type ApproveInput,
@@ -71,6 +76,9 @@ import {
   type CommandInput,
   type CommandResult,
   deleteSignal,
+  legacyDeleteSignal,
+  legacyRevisionSignal,
+  MESSAGE_DESCRIPTIONS,
   pauseSignal,
   pauseUpdate,
   type RevisionMessage,
@@ -85,6 +93,7 @@ import {
   statusQuery,
   type TimelineEntry,
 } from "./messages.ts";
+import { type RolloutOutcome, rolloutEndSignal, rolloutWorkflow } from "./rollout.ts";
 import { specDigest } from "./spec-digest.ts";
 
 const cluster = proxyActivities<CanaryActivityCalls>(activityOptions.cluster);
@@ -116,6 +125,13 @@ const HARDENING_PATCH = "never-stuck";
  * in every call.
  */
 const COMPACT_INPUTS_PATCH = "compact-activity-inputs";
+/**
+ * Patch: each rollout is also a workflow of its own (workflows/rollout.ts) whose close status is
+ * its outcome, so the Temporal UI shows a rolled-back rollout as Failed with its reason.
+ */
+const ROLLOUT_WORKFLOWS_PATCH = "rollout-workflows";
+/** Patch: the controller's messages go by internal names; runs from before take the old ones. */
+const INTERNAL_NAMES_PATCH = "internal-message-names";
 /** Specs the `spec` query still answers for: a retried activity may ask for the one before. */
 const KNOWN_SPECS = 4;
 
@@ -156,6 +172,10 @@ export interface CarriedState {
   readonly unfinished?: readonly Effect[];
   /** When the canary must be ready by, fixed when the wait for this revision's readiness began. */
   readonly readyDeadlineAtMs?: number | undefined;
+  /** The rollout workflow of the rollout under way, told how it ends. */
+  readonly openRollout?: { readonly id: string; readonly revision: string } | undefined;
+  /** Rollouts begun by this canary workflow, numbering the rollout workflows' IDs. */
+  readonly rolloutCount?: number;
 }
 
 export interface CanaryWorkflowInput {
@@ -201,6 +221,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   let lastHalt = "";
   /** When the step under way was due: an interrupted step runs again at once, not an interval later. */
   let stepDueAtMs: number | undefined;
+  let openRollout = carried?.openRollout;
+  let rolloutCount = carried?.rolloutCount ?? 0;
 
   const hardened = () => patched(HARDENING_PATCH);
   const now = () => Date.now();
@@ -245,7 +267,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     log.warn("ignored a malformed signal", { signal, reason });
   }
 
-  setHandler(revisionSignal, (input) => {
+  const onRevision = (input: RevisionMessage): void => {
     let message = input;
     if (hardened()) {
       const checked = checkRevisionMessage(input);
@@ -255,10 +277,17 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     if (isRepeat(message) && patched(REPEATED_REVISION_PATCH)) return;
     lastReceived = message;
     inbox.push({ kind: "revision", message });
-  });
-  setHandler(deleteSignal, () => {
+  };
+  const onDelete = (): void => {
     inbox.push({ kind: "delete" });
-  });
+  };
+  const internal = { description: MESSAGE_DESCRIPTIONS.internal };
+  setHandler(revisionSignal, onRevision, internal);
+  setHandler(deleteSignal, onDelete, internal);
+  if (!patched(INTERNAL_NAMES_PATCH)) {
+    setHandler(legacyRevisionSignal, onRevision, internal);
+    setHandler(legacyDeleteSignal, onDelete, internal);
+  }
 
   const enqueue = (name: Command["name"], input: CommandInput & { gate?: GateType }): number => {
     const id = nextCommandId++;
@@ -283,12 +312,16 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     if (!checked.ok) return dropMalformed(name, checked.reason);
     enqueue(name, checked.value);
   };
-  setHandler(approveSignal, signalCommand("approve"));
-  setHandler(skipSignal, signalCommand("skip"));
-  setHandler(abortSignal, signalCommand("abort"));
-  setHandler(pauseSignal, signalCommand("pause"));
-  setHandler(resumeSignal, signalCommand("resume"));
-  setHandler(retrySignal, signalCommand("retry"));
+  for (const [signal, name] of [
+    [approveSignal, "approve"],
+    [skipSignal, "skip"],
+    [abortSignal, "abort"],
+    [pauseSignal, "pause"],
+    [resumeSignal, "resume"],
+    [retrySignal, "retry"],
+  ] as const) {
+    setHandler(signal, signalCommand(name), { description: MESSAGE_DESCRIPTIONS[name] });
+  }
 
   /** An update is validated against the current state, applied by the main loop, then answered. */
   const updateCommand =
@@ -322,7 +355,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     [resumeUpdate, "resume"],
     [retryUpdate, "retry"],
   ] as const) {
-    setHandler(update, updateCommand(name), { validator: validator(name) });
+    setHandler(update, updateCommand(name), {
+      validator: validator(name),
+      description: MESSAGE_DESCRIPTIONS[name],
+    });
   }
 
   setHandler(statusQuery, (): CanaryStatusView => statusView());
@@ -377,6 +413,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       steps = 0;
       readyDeadlineAtMs = undefined;
     }
+    if (patched(ROLLOUT_WORKFLOWS_PATCH)) await trackRollout(before);
     if (!hardened()) {
       for (const effect of result.effects) await carryOut(effect);
     } else {
@@ -389,6 +426,71 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     }
     if (before.phase !== state.phase || before.route !== state.route) publish();
     syncStatus();
+  }
+
+  /**
+   * Keeps the rollout workflows in step with the state: one begins with each rollout (a new
+   * revision, a retry) and is told its outcome when the rollout ends, is superseded or deleted.
+   * Neither can hold the canary: a failure to start or tell one is logged and the canary goes on.
+   */
+  async function trackRollout(before: RolloutState): Promise<void> {
+    const rolling = isRollingOut(state.phase);
+    const began = rolling && (state.revision !== before.revision || !isRollingOut(before.phase));
+    if (openRollout && (began || !rolling)) {
+      const outcome: RolloutOutcome = began
+        ? "Superseded"
+        : state.phase === "Succeeded" || state.phase === "Failed"
+          ? state.phase
+          : "Deleted";
+      const message = began
+        ? `superseded by revision ${state.revision}`
+        : outcome === "Failed"
+          ? `Rolled back revision ${openRollout.revision}: ${state.failureReason ?? "failed"}`
+          : projectStatus(state).condition.message;
+      await endRollout(outcome, message);
+    }
+    if (began) await beginRollout();
+  }
+
+  async function beginRollout(): Promise<void> {
+    rolloutCount++;
+    const info = workflowInfo();
+    const id = `${info.workflowId}/rollouts/${info.firstExecutionRunId.slice(0, 8)}-${rolloutCount}`;
+    const revision = state.revision ?? "";
+    const from = state.lastPromotedRevision;
+    try {
+      await startChild(rolloutWorkflow, {
+        workflowId: id,
+        args: [{ canary: ref, revision, from }],
+        // The rollout outlives the run that began it when the canary workflow continues as new.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `${ref.namespace}/${ref.name}: rollout of revision ${revision} (primary runs ${from ?? "none"})`,
+        typedSearchAttributes: [
+          { key: searchAttributes.CanaryName, value: ref.name },
+          { key: searchAttributes.CanaryNamespace, value: ref.namespace },
+          { key: searchAttributes.TargetRevision, value: revision },
+        ],
+      });
+      openRollout = { id, revision };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn("the rollout's workflow did not start", { workflowId: id, error: describeError(err) });
+    }
+  }
+
+  async function endRollout(outcome: RolloutOutcome, message: string): Promise<void> {
+    const open = openRollout;
+    openRollout = undefined;
+    if (!open) return;
+    try {
+      await getExternalWorkflowHandle(open.id).signal(rolloutEndSignal, { outcome, message });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn("the rollout's workflow could not be told its outcome", {
+        workflowId: open.id,
+        error: describeError(err),
+      });
+    }
   }
 
   /** Feeds an event; a failed effect stays queued for the main loop to retry. */
@@ -428,13 +530,21 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     return true;
   }
 
+  /** A Kubernetes Event on the Canary, summarised in the workflow's timeline by its text. */
+  function recordEvent(t: TargetMessage, event: CanaryEvent): Promise<void> {
+    return report.recordEvent.executeWithOptions(
+      { ...activityOptions.report, summary: short(`event ${event.type}: ${event.message}`) },
+      [t, event],
+    );
+  }
+
   /** A Warning Event and a timeline entry, for what halts or stalls the rollout. */
   function warn(message: string): void {
     remember({ message });
     log.warn(message);
     const t = target();
     reportLater("notify", "recordEvent", () =>
-      report.recordEvent(t, { type: "Warning", reason: state.phase, message }),
+      recordEvent(t, { type: "Warning", reason: state.phase, message }),
     );
   }
 
@@ -473,14 +583,19 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         return;
       case "alert": {
         const alert = { severity: effect.severity, phase: state.phase, message: effect.message };
-        reportLater("notify", "alert", () => report.alert(t, alert));
+        reportLater("notify", "alert", () =>
+          report.alert.executeWithOptions(
+            { ...activityOptions.report, summary: short(`alert (${alert.severity}): ${alert.message}`) },
+            [t, alert],
+          ),
+        );
         return;
       }
       case "event": {
         remember({ message: effect.message });
         const phase = state.phase;
         const event = { type: effect.severity, reason: phase, message: effect.message } as const;
-        reportLater("notify", "recordEvent", () => report.recordEvent(t, event));
+        reportLater("notify", "recordEvent", () => recordEvent(t, event));
         if (spec?.analysis.webhooks.some((w) => w.type === "event")) {
           reportLater("notify", "event webhooks", () =>
             report.runWebhooks.executeWithOptions({ ...activityOptions.report, summary: "event webhooks" }, [
@@ -565,7 +680,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       ...(statusMayBeStale ? { reread: true } : {}),
     };
     statusMayBeStale = false;
-    reportLater("status", "syncStatus", () => report.syncStatus(t, status));
+    const summary = `status: ${status.phase}, ${status.canaryWeight}% canary`;
+    reportLater("status", "syncStatus", () =>
+      report.syncStatus.executeWithOptions({ ...activityOptions.report, summary }, [t, status]),
+    );
   }
 
   function details(): string {
@@ -735,7 +853,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       remember({ message: `Initialization failed: ${reason}` });
       const t = target();
       reportLater("notify", "recordEvent", () =>
-        report.recordEvent(t, { type: "Warning", reason: "Initializing", message: reason }),
+        recordEvent(t, { type: "Warning", reason: "Initializing", message: reason }),
       );
       await condition(hasMail);
       return;
@@ -846,7 +964,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       throw err;
     });
     if (!ready || !isAnalysing(state.phase) || hasMail()) return;
-    await cluster.checkPrimaryReady(target());
+    await cluster.checkPrimaryReady.executeWithOptions(
+      { ...activityOptions.cluster, summary: "check the primary is ready" },
+      [target()],
+    );
 
     await checkAndAdvance(webhooks, () =>
       live.analysis.metrics.length === 0
@@ -993,9 +1114,9 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       publish();
       await reportsDone();
       // A Canary recreated under the same name sent its revision behind the delete: it starts afresh.
-      const next = inbox.filter((item) => item.kind === "revision");
-      if (next.length > 0 && hardened()) {
+      if (hardened() && inbox.some((item) => item.kind === "revision")) {
         await condition(() => allHandlersFinished(), UPDATE_WAIT);
+        const next = inbox.filter((item) => item.kind === "revision");
         return continueAsNew<typeof canaryWorkflow>({ ref, carried: freshStart(next) });
       }
       return { phase: "Terminated" };
@@ -1024,6 +1145,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
             lastReceived,
             unfinished,
             readyDeadlineAtMs,
+            openRollout,
+            rolloutCount,
           },
         });
       }
@@ -1107,6 +1230,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       steps: 0,
       nextStepAtMs: undefined,
       pendingRevision: undefined,
+      rolloutCount,
     };
   }
 
@@ -1154,6 +1278,9 @@ function routeSummary(route: Route): string {
     return route.mirror ? "route 100% to primary, mirror to canary" : "route 100% to primary";
   return `route ${route.canaryWeight}% to canary`;
 }
+
+/** Activity summaries are one line in the Temporal UI's timeline. */
+const short = (text: string): string => truncate(text, 100);
 
 function effectSummary(effect: Effect): string {
   switch (effect.kind) {

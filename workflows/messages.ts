@@ -45,8 +45,26 @@ export interface ApproveInput extends CommandInput {
 export const COMMANDS = ["approve", "skip", "abort", "pause", "resume", "retry"] as const;
 export type Command = (typeof COMMANDS)[number];
 
-export const revisionSignal = defineSignal<[RevisionMessage]>("revision");
-export const deleteSignal = defineSignal<[DeleteMessage]>("delete");
+/**
+ * The controller's messages, named so that no operator takes them for commands in the Temporal
+ * UI's signal dialog. Runs begun by older workflow code still take them by their old names.
+ */
+export const revisionSignal = defineSignal<[RevisionMessage]>("internal.revision");
+export const deleteSignal = defineSignal<[DeleteMessage]>("internal.delete");
+export const legacyRevisionSignal = defineSignal<[RevisionMessage]>("revision");
+export const legacyDeleteSignal = defineSignal<[DeleteMessage]>("delete");
+
+/** What the Temporal UI shows beside each message: what it does and the input it takes. */
+export const MESSAGE_DESCRIPTIONS = {
+  internal: "internal: sent by the durable-canary controller; not an operator command",
+  approve:
+    'operator command: open the pending gate. Input: {"by": "alice", "reason": "CAB-42", "gate": "confirm-promotion"} (gate optional)',
+  skip: 'operator command: skip the analysis and promote now. Input: {"by": "alice", "reason": "hotfix"}',
+  abort: 'operator command: roll back to the primary now. Input: {"by": "alice", "reason": "errors in logs"}',
+  pause: 'operator command: hold the rollout at its current weight. Input: {"by": "alice", "reason": "..."}',
+  resume: 'operator command: continue a paused rollout. Input: {"by": "alice", "reason": "..."}',
+  retry: 'operator command: roll the failed revision out again. Input: {"by": "alice", "reason": "..."}',
+} as const;
 
 export const approveSignal = defineSignal<[ApproveInput]>("approve");
 export const skipSignal = defineSignal<[CommandInput]>("skip");

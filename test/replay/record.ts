@@ -108,7 +108,7 @@ const scenarios: Record<string, (world: WorkflowTestWorld) => Promise<Canary>> =
       canarySpec({ stepWeight: 20, threshold: 3, interval: "500ms" }),
     );
     const raw = canary.handle as unknown as { signal(name: string, ...args: unknown[]): Promise<void> };
-    await raw.signal("revision", { revision: "r9", generation: 99 });
+    await raw.signal(revisionSignal.name, { revision: "r9", generation: 99 });
     await raw.signal("approve", { by: 42 });
     canary.model.failing.set("runMetrics", "the metrics server cannot be reached");
     await canary.revise("r2");
@@ -155,10 +155,17 @@ await withOwnServer("record", async (world, server) => {
     if (only.length > 0 && !only.includes(name)) continue;
     for (const old of readdirSync(out).filter((f) => f.startsWith(`${name}.run-`))) rmSync(join(out, old));
     const canary = await run(world);
+    // Every run of the chain, found by walking it back from the latest: visibility may lag.
+    const executions: { workflowId: string; runId: string }[] = [];
+    let runId: string | undefined = (await canary.handle.describe()).runId;
+    while (runId) {
+      executions.unshift({ workflowId: canary.handle.workflowId, runId });
+      const history = await world.client.workflow.getHandle(canary.handle.workflowId, runId).fetchHistory();
+      runId =
+        history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+    }
     let runs = 0;
-    for await (const execution of world.client.workflow.list({
-      query: `WorkflowId = "${canary.handle.workflowId}"`,
-    })) {
+    for (const execution of executions) {
       runs++;
       // The CLI writes the proto3 JSON that historyFromJSON reads, as the UI's export does.
       const json = execFileSync(requireBinary("temporal"), [

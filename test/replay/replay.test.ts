@@ -20,10 +20,12 @@ describe("replay of committed workflow histories", () => {
   });
 
   it("replays every history without non-determinism", async () => {
-    const histories = files.map((file) => ({
-      workflowId: file,
-      history: historyFromJSON(JSON.parse(readFileSync(join(dir, file), "utf8"))),
-    }));
+    // The recorded workflow ID, since the workflow derives its rollout workflows' IDs from it.
+    const histories = files.map((file) => {
+      const json = JSON.parse(readFileSync(join(dir, file), "utf8"));
+      const workflowId: string = json.events[0].workflowExecutionStartedEventAttributes.workflowId;
+      return { workflowId, history: historyFromJSON(json) };
+    });
     const failures: string[] = [];
     let replayed = 0;
     for await (const result of Worker.runReplayHistories(

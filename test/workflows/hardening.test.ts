@@ -175,8 +175,8 @@ describe("messages", () => {
   it("malformed signals are dropped with a timeline entry, and the canary still rolls out", async () => {
     const canary = await world.startCanary("malformed", canarySpec({ stepWeight: 50 }));
     const raw = canary.handle as unknown as { signal(name: string, ...args: unknown[]): Promise<void> };
-    await raw.signal("revision");
-    await raw.signal("revision", { revision: "r9", generation: 99 });
+    await raw.signal(revisionSignal.name);
+    await raw.signal(revisionSignal.name, { revision: "r9", generation: 99 });
     await raw.signal("approve", { by: 42 });
     const status = await canary.until(
       "three dropped",
