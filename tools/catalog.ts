@@ -18,6 +18,8 @@ export interface Versions {
   etcd: string;
   kwok: string;
   prometheus: string;
+  /** Debian's major version: the headless browser the Temporal UI test drives. */
+  chromium: string;
   /** The Helm CLI, for the chart's tests. */
   helm: string;
   /** Versions of the Go modules the routing CRDs in test/data/crds come from. */
@@ -27,7 +29,10 @@ export interface Versions {
 
 export const versions: Versions = JSON.parse(readFileSync(join(toolsDir, "versions.json"), "utf8"));
 
-export type ToolId = "temporal" | "etcd" | "kubernetes" | "kwok" | "prometheus" | "helm";
+export type ToolId = "temporal" | "etcd" | "kubernetes" | "kwok" | "prometheus" | "chromium" | "helm";
+
+/** Tools that come from the system's packages, not from the tools cache. */
+const systemTools: ReadonlySet<ToolId> = new Set(["prometheus", "chromium"]);
 
 export interface Binary {
   name: string;
@@ -49,6 +54,7 @@ export const binaries = {
   kubectl: { name: "kubectl", envVar: "KUBECTL_BIN", tool: "kubernetes" },
   kwok: { name: "kwok", envVar: "KWOK_BIN", tool: "kwok" },
   prometheus: { name: "prometheus", envVar: "PROMETHEUS_BIN", tool: "prometheus" },
+  chromium: { name: "chromium", envVar: "CHROMIUM_BIN", tool: "chromium" },
   helm: { name: "helm", envVar: "HELM_BIN", tool: "helm" },
 } as const satisfies Record<string, Binary>;
 
@@ -60,6 +66,7 @@ const toolVersion: Record<ToolId, string> = {
   kubernetes: versions.kubernetes,
   kwok: versions.kwok,
   prometheus: versions.prometheus,
+  chromium: versions.chromium,
   helm: versions.helm,
 };
 
@@ -72,9 +79,9 @@ export function toolHome(tool: ToolId, env: NodeJS.ProcessEnv = process.env): st
   return join(cacheDir(env), `${tool}-${toolVersion[tool]}`);
 }
 
-/** The path of a binary inside its tool's cache folder (Prometheus comes from the system, not the cache). */
+/** The path of a binary inside its tool's cache folder (Prometheus and Chromium come from the system). */
 export function cachedPath(binary: Binary, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (binary.tool === "prometheus") return undefined;
+  if (systemTools.has(binary.tool)) return undefined;
   return join(toolHome(binary.tool, env), "bin", binary.name);
 }
 

