@@ -87,6 +87,16 @@ export const pauseUpdate = defineUpdate<CommandResult, [CommandInput]>("pause");
 export const resumeUpdate = defineUpdate<CommandResult, [CommandInput]>("resume");
 export const retryUpdate = defineUpdate<CommandResult, [CommandInput]>("retry");
 
+/** Each operator command's update, for every client that sends commands (CLI, controller). */
+export const commandUpdates = {
+  approve: approveUpdate,
+  skip: skipUpdate,
+  abort: abortUpdate,
+  pause: pauseUpdate,
+  resume: resumeUpdate,
+  retry: retryUpdate,
+} as const satisfies Record<Command, unknown>;
+
 export interface TimelineEntry {
   /** Workflow time (deterministic), ISO 8601. */
   readonly at: string;

@@ -4,16 +4,7 @@
  * status query until the command's effect shows (the gate open, the traffic back on the primary).
  */
 import { WorkflowUpdateFailedError } from "@temporalio/client";
-import {
-  abortUpdate,
-  approveUpdate,
-  type Command,
-  type CommandResult,
-  pauseUpdate,
-  resumeUpdate,
-  retryUpdate,
-  skipUpdate,
-} from "../../workflows/messages.ts";
+import { type Command, type CommandResult, commandUpdates } from "../../workflows/messages.ts";
 import { GATE_TYPES, type GateType } from "../api/canary.ts";
 import type { CliContext } from "./context.ts";
 import { CliError } from "./errors.ts";
@@ -30,15 +21,6 @@ export interface CommandOptions {
   /** How long --wait waits, in seconds. */
   readonly timeout?: number;
 }
-
-const updates = {
-  approve: approveUpdate,
-  skip: skipUpdate,
-  abort: abortUpdate,
-  pause: pauseUpdate,
-  resume: resumeUpdate,
-  retry: retryUpdate,
-} as const;
 
 /** When a command's effect shows in the status: its condition and, while it does not, what is awaited. */
 export function effectShown(command: Command, status: StatusReport, gate: GateType | undefined): boolean {
@@ -79,7 +61,7 @@ async function send(
   const handle = canaryHandle(temporal, namespace, name);
   try {
     const result = await onCanary(temporal, namespace, name, () =>
-      handle.executeUpdate(updates[command] as typeof abortUpdate, { args: [input] }),
+      handle.executeUpdate(commandUpdates[command], { args: [input] }),
     );
     return { result };
   } catch (err) {

@@ -8,16 +8,11 @@ import { ApplicationFailure } from "@temporalio/common";
 import type { CanaryRef } from "../../workflows/activity-port.ts";
 import {
   type ApproveInput,
-  abortUpdate,
-  approveUpdate,
   type Command,
+  commandUpdates,
   deleteSignal,
-  pauseUpdate,
   type RevisionMessage,
-  resumeUpdate,
-  retryUpdate,
   revisionSignal,
-  skipUpdate,
   workflowId,
 } from "../../workflows/messages.ts";
 
@@ -60,15 +55,6 @@ const callTimeoutMs = 10_000;
  * (the workflow's own wait), so this bound only ends a call that Temporal never answers.
  */
 const commandTimeoutMs = 75_000;
-
-const updates = {
-  approve: approveUpdate,
-  skip: skipUpdate,
-  abort: abortUpdate,
-  pause: pauseUpdate,
-  resume: resumeUpdate,
-  retry: retryUpdate,
-} as const satisfies Record<Command, unknown>;
 
 /**
  * A Temporal call that fails after `ms`. The gRPC deadline bounds it on the wire; the timer bounds
@@ -116,7 +102,7 @@ export function temporalCanaryWorkflows(client: Client, taskQueue: string): Cana
         const result = await boundedCall(client, commandTimeoutMs, () =>
           client.workflow
             .getHandle(workflowId(ref.namespace, ref.name))
-            .executeUpdate(updates[command], { args: [input], updateId }),
+            .executeUpdate(commandUpdates[command], { args: [input], updateId }),
         );
         return { accepted: true, message: result.message };
       } catch (err) {
