@@ -271,7 +271,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     let message = input;
     if (hardened()) {
       const checked = checkRevisionMessage(input);
-      if (!checked.ok) return dropMalformed("revision", checked.reason);
+      if (!checked.ok) {
+        dropMalformed("revision", checked.reason);
+        return;
+      }
       message = checked.value;
     }
     if (isRepeat(message) && patched(REPEATED_REVISION_PATCH)) return;
@@ -309,7 +312,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       return;
     }
     const checked = checkCommandInput(input);
-    if (!checked.ok) return dropMalformed(name, checked.reason);
+    if (!checked.ok) {
+      dropMalformed(name, checked.reason);
+      return;
+    }
     enqueue(name, checked.value);
   };
   for (const [signal, name] of [

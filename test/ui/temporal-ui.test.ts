@@ -63,6 +63,7 @@ async function pageShowing(
     async () => {
       await page.goto(url, { waitUntil: "domcontentloaded" });
       for (let i = 0; i < 20; i++) {
+        // biome-ignore lint/performance/useDomNodeTextContent: rendered text is the point here
         const text = await page.innerText("body");
         if (check(text)) return text;
         await page.waitForTimeout(500);
@@ -120,6 +121,7 @@ describe("the Temporal UI", () => {
       .first()
       .click();
     await page.getByText("Rolled back revision r2").first().waitFor({ timeout: 15_000 });
+    // biome-ignore lint/performance/useDomNodeTextContent: rendered text is what a user reads
     const rollout = await page.innerText("body");
     assert.match(
       rollout,
