@@ -1107,6 +1107,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     { key: searchAttributes.CanaryName, value: ref.name },
     { key: searchAttributes.CanaryNamespace, value: ref.namespace },
   ]);
+  // Every run shows what the canary is doing from its first task (details are no command).
+  setCurrentDetails(details());
   // A revision that was queued while the last rollout finished starts in this run.
   if (initialized && state.queuedRevision && isIdle(state.phase)) {
     inbox.unshift({
