@@ -8,6 +8,7 @@
 import { asyncLocalStorage } from "@temporalio/activity";
 import { Agent, buildConnector, type Dispatcher, ProxyAgent, request } from "undici";
 import { formatDuration } from "../src/api/duration.ts";
+import { KindedError } from "../src/kinded-error.ts";
 import { errorMessage } from "../src/log.ts";
 import { checkLiteral, checkResolved, DestinationError, denyLocalLookup } from "../src/net/destination.ts";
 import { proxyFor } from "../src/net/proxy.ts";
@@ -44,14 +45,8 @@ export interface HttpResponse {
 export type HttpFailureKind = "timeout" | "unreachable" | "tls" | "cancelled" | "invalid" | "denied";
 
 /** A request that got no HTTP answer; the message says why in words. */
-export class HttpFailure extends Error {
+export class HttpFailure extends KindedError<HttpFailureKind> {
   override name = "HttpFailure";
-  readonly kind: HttpFailureKind;
-
-  constructor(kind: HttpFailureKind, message: string) {
-    super(message);
-    this.kind = kind;
-  }
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

@@ -3,6 +3,8 @@
  * one number, and tell whether the backend answers at all. A provider is one file that exports a
  * factory; registry.ts maps MetricTemplate `spec.provider.type` to it.
  */
+
+import { KindedError } from "../../src/kinded-error.ts";
 import { excerpt, HttpFailure, type HttpRequest, type HttpResponse, httpRequest } from "../analysis-http.ts";
 
 /** How much of a query a message quotes. */
@@ -46,14 +48,8 @@ export type MetricProviderFactory = (settings: ProviderSettings) => MetricProvid
  */
 export type MetricQueryErrorKind = "unreachable" | "http" | "query" | "no-data" | "config";
 
-export class MetricQueryError extends Error {
+export class MetricQueryError extends KindedError<MetricQueryErrorKind> {
   override name = "MetricQueryError";
-  readonly kind: MetricQueryErrorKind;
-
-  constructor(kind: MetricQueryErrorKind, message: string) {
-    super(message);
-    this.kind = kind;
-  }
 }
 
 export const NO_DATA_HINT = "is the canary receiving traffic?";

@@ -11,19 +11,14 @@
  */
 import { type LookupAddress, lookup } from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
+import { KindedError } from "../kinded-error.ts";
 import { redactUrl } from "./redact.ts";
 
 export type DestinationErrorKind = "invalid" | "denied";
 
 /** An address that is not a usable URL, or a destination the operator denies. */
-export class DestinationError extends Error {
+export class DestinationError extends KindedError<DestinationErrorKind> {
   override name = "DestinationError";
-  readonly kind: DestinationErrorKind;
-
-  constructor(kind: DestinationErrorKind, message: string) {
-    super(message);
-    this.kind = kind;
-  }
 }
 
 /** The option's name, as messages cite it. */
