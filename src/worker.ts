@@ -95,6 +95,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     workflowBundle: options.workflowBundle ?? (await loadWorkflowBundle(options.log)),
     activities: resolvingSpecs(lazyActivities(options)),
     shutdownGraceTime: options.shutdownGraceTime ?? "30s",
+    // A killed worker's cached workflows move to another worker after this instead of 10 s.
+    stickyQueueScheduleToStartTimeout: "2s",
   });
   const running = worker.run();
   const stop = () => {
