@@ -130,6 +130,8 @@ const COMPACT_INPUTS_PATCH = "compact-activity-inputs";
  * its outcome, so the Temporal UI shows a rolled-back rollout as Failed with its reason.
  */
 const ROLLOUT_WORKFLOWS_PATCH = "rollout-workflows";
+/** Patch: search attributes are upserted only when what they show changed. */
+const CHANGED_ATTRIBUTES_PATCH = "upsert-changed-attributes";
 /** Patch: the controller's messages go by internal names; runs from before take the old ones. */
 const INTERNAL_NAMES_PATCH = "internal-message-names";
 /** Specs the `spec` query still answers for: a retried activity may ask for the one before. */
@@ -222,6 +224,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   /** When the step under way was due: an interrupted step runs again at once, not an interval later. */
   let stepDueAtMs: number | undefined;
   let openRollout = carried?.openRollout;
+  /** What the search attributes show, as last upserted in this run. */
+  let published = "";
   let rolloutCount = carried?.rolloutCount ?? 0;
 
   const hardened = () => patched(HARDENING_PATCH);
@@ -656,11 +660,16 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
 
   /** Writes status, search attributes and UI details when what they show has changed. */
   function publish(): void {
-    upsertSearchAttributes([
-      { key: searchAttributes.CanaryPhase, value: state.phase },
-      { key: searchAttributes.CanaryWeight, value: state.route.canaryWeight },
-      ...(state.revision ? [{ key: searchAttributes.TargetRevision, value: state.revision }] : []),
-    ]);
+    const shown = `${state.phase}/${state.route.canaryWeight}/${state.revision ?? ""}`;
+    // Each upsert is a history event: an idle canary woken by a message writes none.
+    if (shown !== published || !patched(CHANGED_ATTRIBUTES_PATCH)) {
+      upsertSearchAttributes([
+        { key: searchAttributes.CanaryPhase, value: state.phase },
+        { key: searchAttributes.CanaryWeight, value: state.route.canaryWeight },
+        ...(state.revision ? [{ key: searchAttributes.TargetRevision, value: state.revision }] : []),
+      ]);
+      published = shown;
+    }
     setCurrentDetails(details());
   }
 

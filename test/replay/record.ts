@@ -125,6 +125,18 @@ const scenarios: Record<string, (world: WorkflowTestWorld) => Promise<Canary>> =
     await sleep(1500);
     return canary;
   },
+  /** An idle canary woken by the controller's status resyncs: nothing it shows changes. */
+  async "idle-resyncs"(world) {
+    const spec = canarySpec({ stepWeight: 50 });
+    const canary = await world.startCanary("idle-resyncs", spec);
+    for (let generation = 100; generation < 103; generation++) {
+      await canary.handle.signal(revisionSignal, { revision: "r1", spec, generation, resyncStatus: true });
+    }
+    await canary.revise("r2");
+    await canary.settled("Succeeded");
+    await sleep(500);
+    return canary;
+  },
   /** A primary left at r1 by a lost workflow while the target runs r2; then deleted and recreated. */
   async "reinitialized-then-recreated"(world) {
     const spec = canarySpec({ stepWeight: 50 });

@@ -23,6 +23,14 @@ async function count(canary: Canary, attributes: Attributes): Promise<number> {
   return (history.events ?? []).filter((e) => e[attributes]).length;
 }
 
+/** Upserts of the canary's own search attributes (a patch's first use also upserts TemporalChangeVersion). */
+async function phaseUpserts(canary: Canary): Promise<number> {
+  const history = await canary.handle.fetchHistory();
+  return (history.events ?? []).filter(
+    (e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.CanaryPhase,
+  ).length;
+}
+
 describe("revision messages from the controller", () => {
   it("a repeat of the last message starts no timer and takes no step; a new generation is taken", async () => {
     const spec = canarySpec({ interval: "1h", stepWeight: 10, maxWeight: 50, metrics: [] });
@@ -71,5 +79,40 @@ describe("revision messages from the controller", () => {
       async () => ((await count(canary, "timerStartedEventAttributes")) > timers ? true : undefined),
       { timeoutMs: 10_000, intervalMs: 50 },
     );
+  });
+
+  it("an idle canary woken by the controller's resyncs upserts no search attributes: nothing they show changed", async () => {
+    const spec = canarySpec({ stepWeight: 50 });
+    const canary = await world.startCanary("idle-resyncs", spec);
+    const rolloutRun = (await canary.handle.describe()).runId;
+    await canary.revise("r2");
+    await canary.settled("Succeeded");
+    // The rollout's run continues as new: count in the new run once its first task is done.
+    await waitFor(
+      "the idle run after the rollout",
+      async () => {
+        const described = await canary.handle.describe();
+        return described.runId !== rolloutRun && described.raw.pendingWorkflowTask === null
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    const upserts = await phaseUpserts(canary);
+    const signals = await count(canary, "workflowExecutionSignaledEventAttributes");
+    for (let generation = 2000; generation < 2003; generation++) {
+      await canary.handle.signal(revisionSignal, { revision: "r2", spec, generation, resyncStatus: true });
+    }
+    await waitFor(
+      "the resyncs handled",
+      async () =>
+        (await count(canary, "workflowExecutionSignaledEventAttributes")) === signals + 3 &&
+        (await canary.handle.describe()).raw.pendingWorkflowTask === null
+          ? true
+          : undefined,
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(await phaseUpserts(canary), upserts);
   });
 });
