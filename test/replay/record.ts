@@ -25,6 +25,8 @@ import { webhook } from "../unit/helpers/specs.ts";
 import { type Canary, canarySpec, type WorkflowTestWorld, withOwnServer } from "../workflows/support.ts";
 
 const out = join(import.meta.dirname, "histories");
+/** Failures' stack traces name source files: relative to the repository, not to this machine. */
+const repo = join(import.meta.dirname, "../..");
 
 const who = { by: "recorder", reason: "replay history" };
 
@@ -187,7 +189,7 @@ await withOwnServer("record", async (world, server) => {
       // Compact: the histories are data for the replayer, not for reading.
       writeFileSync(
         join(out, `${name}.run-${execution.runId.slice(0, 8)}.json`),
-        JSON.stringify(JSON.parse(json.toString())),
+        JSON.stringify(JSON.parse(json.toString())).replaceAll(`${repo}/`, ""),
       );
     }
     process.stdout.write(`recorded ${name}: ${runs} run(s)\n`);
