@@ -177,7 +177,7 @@ export const NON_RETRYABLE_ERRORS = {
   forbidden: "Forbidden",
 } as const;
 
-const nonRetryableErrorTypes = Object.values(NON_RETRYABLE_ERRORS);
+export const nonRetryableErrorTypes = Object.values(NON_RETRYABLE_ERRORS);
 
 /** Retries with backoff until the activity's schedule-to-close timeout. */
 const retry = (): ActivityOptions["retry"] => ({

@@ -37,6 +37,7 @@ import {
   type CanaryRef,
   type MetricResult,
   NON_RETRYABLE_ERRORS,
+  nonRetryableErrorTypes,
   type TargetMessage,
   type WebhookResult,
 } from "./activity-port.ts";
@@ -1319,13 +1320,10 @@ function effectSummary(effect: Effect): string {
 /** Retrying cannot help: the error says what the user must fix. */
 function isPermanent(err: unknown): boolean {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (!(cause instanceof ApplicationFailure)) return false;
-  return (
-    cause.nonRetryable ||
-    (NON_RETRYABLE_ERRORS_LIST as readonly (string | undefined)[]).includes(cause.type ?? undefined)
-  );
+  if (cause instanceof ApplicationFailure && cause.nonRetryable) return true;
+  const type = errorType(err);
+  return type !== undefined && (nonRetryableErrorTypes as readonly string[]).includes(type);
 }
-const NON_RETRYABLE_ERRORS_LIST = Object.values(NON_RETRYABLE_ERRORS);
 
 function errorType(err: unknown): string | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
