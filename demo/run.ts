@@ -9,7 +9,7 @@
  * leaves it running. `--exit-when-done` stops after the second rollout (for tests and scripts):
  * exit code 0 when the first rollout succeeded and the second was rolled back.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,7 +18,7 @@ import { type AppHandle, type MeshSimulator, startMeshSimulator } from "../test/
 import { isAlive, Supervisor, stopGroups } from "../test/harness/process.ts";
 import { waitForTargetUp } from "../test/harness/prometheus.ts";
 import { startWorld, type WorldInfo } from "../test/harness/world.ts";
-import { type BinaryKey, binaries, resolveBinary } from "../tools/catalog.ts";
+import { installMissingTools, resolveBinary } from "../tools/catalog.ts";
 import { workflowId } from "../workflows/messages.ts";
 import {
   APP,
@@ -56,14 +56,12 @@ const seconds = (since: number) => `${((performance.now() - since) / 1000).toFix
 
 /** The world's tools are built once, into a cache; this is the slow part of a first run. */
 function ensureTools(): void {
-  const missing = (Object.keys(binaries) as BinaryKey[]).filter((key) => !resolveBinary(key));
-  if (missing.length === 0) return;
-  step(
-    `first run: building the test world's tools (${missing.map((k) => binaries[k].name).join(", ")}); ` +
-      "this takes several minutes, once",
+  const status = installMissingTools((names) =>
+    step(
+      `first run: building the test world's tools (${names.join(", ")}); this takes several minutes, once`,
+    ),
   );
-  const result = spawnSync(process.execPath, [join(repo, "tools/install.ts")], { stdio: "inherit" });
-  if (result.status !== 0) throw new Error("the tools could not be installed (see above)");
+  if (status !== 0) throw new Error("the tools could not be installed (see above)");
 }
 
 /** What must be stopped at the end, newest first. */

@@ -4,12 +4,12 @@
  * Arguments are test files or globs (default: all of test/). Set DC_WORLD_DIR to reuse a world
  * started with `npm run world:up` instead of starting one.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BinaryKey, binaries, resolveBinary } from "../tools/catalog.ts";
+import { installMissingTools } from "../tools/catalog.ts";
 import { isAlive, logTail, type Supervisor } from "./harness/process.ts";
 import { startWorld, type WorldInfo, worldEnvVars } from "./harness/world.ts";
 
@@ -21,11 +21,10 @@ function log(line: string): void {
 }
 
 function ensureTools(): void {
-  const missing = (Object.keys(binaries) as BinaryKey[]).filter((key) => !resolveBinary(key));
-  if (missing.length === 0) return;
-  log(`missing tools (${missing.map((k) => binaries[k].name).join(", ")}): running npm run tools`);
-  const result = spawnSync(process.execPath, [join(repo, "tools/install.ts")], { stdio: "inherit" });
-  if (result.status !== 0) process.exit(result.status ?? 1);
+  const status = installMissingTools((names) =>
+    log(`missing tools (${names.join(", ")}): running npm run tools`),
+  );
+  if (status !== 0) process.exit(status);
 }
 
 /** The test runner's process, so a signal to this runner stops the tests too, not only the world. */

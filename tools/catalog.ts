@@ -3,6 +3,7 @@
  * Versions live in tools/versions.json; the Go-built tools are locked by the go.mod beside
  * their folder, which install.ts checks against versions.json.
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -103,4 +104,16 @@ export function requireBinary(key: BinaryKey, env: NodeJS.ProcessEnv = process.e
     );
   }
   return found.path;
+}
+
+/**
+ * Runs the installer (tools/install.ts, `npm run tools`) when a binary is missing, telling
+ * `announce` which; returns the installer's exit status, 0 when nothing was missing.
+ */
+export function installMissingTools(announce: (names: readonly string[]) => void): number {
+  const missing = (Object.keys(binaries) as BinaryKey[]).filter((key) => !resolveBinary(key));
+  if (missing.length === 0) return 0;
+  announce(missing.map((key) => binaries[key].name));
+  const result = spawnSync(process.execPath, [join(toolsDir, "install.ts")], { stdio: "inherit" });
+  return result.status ?? 1;
 }
