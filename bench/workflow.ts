@@ -13,6 +13,7 @@ import { webhook } from "../test/unit/helpers/specs.ts";
 import { canarySpec, withOwnServer } from "../test/workflows/support.ts";
 import { abortUpdate, approveUpdate, skipUpdate } from "../workflows/messages.ts";
 import { log, percentile } from "./figures.ts";
+import { ordinaryStepCost } from "./step-cost.ts";
 
 const { values } = parseArgs({
   options: { steps: { type: "string", default: "10" }, trials: { type: "string", default: "50" } },
@@ -57,9 +58,17 @@ await withOwnServer("bench-workflow", async (world) => {
     bytes: Number(described.raw.workflowExecutionInfo?.historySizeBytes ?? 0),
   };
   log(`history of the ${steps}-step rollout: ${rolloutRun.events} events, ${rolloutRun.bytes} bytes`);
-  log(`events_per_step=${(rolloutRun.events / steps).toFixed(1)}`);
-  log(`history_bytes_per_step=${(rolloutRun.bytes / steps).toFixed(0)}`);
   log(`history_bytes=${rolloutRun.bytes}`);
+  const history = await world.client.workflow
+    .getHandle(rollout.handle.workflowId, rolloutRunId)
+    .fetchHistory();
+  const cost = ordinaryStepCost(history.events ?? [], "analysis interval");
+  log(`an ordinary analysis step (mean of ${cost.steps}):`);
+  log(`workflow_tasks_per_step=${cost.workflowTasks.toFixed(1)}`);
+  log(`activities_per_step=${cost.activities.toFixed(1)}`);
+  log(`local_activities_per_step=${cost.localActivities.toFixed(1)}`);
+  log(`events_per_step=${cost.events.toFixed(1)}`);
+  log(`history_bytes_per_step=${cost.bytes.toFixed(0)}`);
 
   const latencies: Record<string, number[]> = { abort: [], skip: [], approve: [] };
   for (let i = 0; i < trials; i++) {
