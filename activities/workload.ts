@@ -1,14 +1,13 @@
 /**
  * Effects on workloads (Deployment and DaemonSet targets and their primaries): reading the target,
  * creating and promoting the primary with its config copies, scaling, and waiting for readiness
- * with a watch.
+ * through a watch shared by every wait of the worker.
  */
 import type { V1DaemonSet, V1Deployment, V1Pod, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import type { TargetKind } from "../src/api/canary.ts";
 import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
 import type { KubeClient } from "../src/kube/client.ts";
 import { computeRevision, type PodConfigs, readPodConfigs, trackedChecksums } from "../src/kube/configs.ts";
-import { isForbidden } from "../src/kube/errors.ts";
 import type { CanaryIdentity } from "../src/kube/metadata.ts";
 import { SCALE_TO_ZERO_NODE_SELECTOR, SCALE_TO_ZERO_NODE_SELECTORS } from "../src/kube/metadata.ts";
 import { RESOURCES, type ResourceType } from "../src/kube/resources.ts";
@@ -29,6 +28,7 @@ import {
   podProblems,
   type Readiness,
 } from "./workload-readiness.ts";
+import { workloadWatches } from "./workload-watches.ts";
 
 /** Operator-wide settings, Flagger's command-line flags of the same names. */
 export interface WorkloadSettings {
@@ -236,10 +236,11 @@ export function readiness(
     : deploymentReadiness(workload as V1Deployment, options);
 }
 
-/** Seconds a single watch request stays open; below client-node's 30 s idle timeout. */
-const WATCH_SECONDS = 25;
 const HEARTBEAT_MS = 3000;
-const WATCH_RETRY_MS = 500;
+/** While the shared watch has no starting point yet (its list fails), how often a wait reads instead. */
+const POLL_MS = 2000;
+/** Longest single sleep of a wait; it then checks its budget and deadline again. */
+const MAX_SLEEP_MS = 60_000;
 
 export interface WaitOptions {
   readonly kind: TargetKind;
@@ -254,9 +255,23 @@ export interface WaitOptions {
 }
 
 /**
+ * Whether `a` is a later version of the same object than `b`: resourceVersions of one resource
+ * compare as integers (Kubernetes 1.35, KEP-5504); ones that do not parse count as later, since
+ * the watch sends an object's versions in order.
+ */
+function isLater(a: Workload, b: Workload): boolean {
+  const x = a.metadata?.resourceVersion ?? "";
+  const y = b.metadata?.resourceVersion ?? "";
+  const integer = /^[1-9][0-9]*$/;
+  if (!integer.test(x) || !integer.test(y)) return x !== y;
+  return x.length !== y.length ? x.length > y.length : x > y;
+}
+
+/**
  * Reads the workload and, until it is ready, its deadline passes or the budget runs out, follows
- * it with a watch (no polling): each change is judged as it arrives. Heartbeats while it waits;
- * throws the cancellation when the activity is cancelled.
+ * it through the shared watch of its kind (workload-watches.ts; no polling): each change is judged
+ * as it arrives. A read that may predate the watch's starting point is made again once the watch
+ * has one. Heartbeats while it waits; throws the cancellation when the activity is cancelled.
  */
 export async function waitForReady(
   kube: KubeClient,
@@ -264,6 +279,7 @@ export async function waitForReady(
 ): Promise<{ readiness: Readiness; workload: Workload }> {
   const { kind, namespace, name, control, now } = options;
   const type = workloadType(kind);
+  const watches = workloadWatches(kube);
   const started = now();
   const judge = (w: Workload) =>
     readiness(kind, w, {
@@ -272,67 +288,81 @@ export async function waitForReady(
       nowMs: now(),
       sinceMs: control.sinceMs,
     });
+  const done = (r: Readiness) => r.ready || r.deadlineExceeded;
   const read = () =>
     required(
       kube.get<Workload>(type, namespace, name),
       `${kind} ${namespace}/${name}`,
       "it was deleted; recreate it or fix spec.targetRef",
     );
+  // The first read counts as the starting point only if the watch was following changes before it.
+  const epoch = watches.epoch(type, namespace);
   let workload = await read();
   let state = judge(workload);
+  if (done(state)) return { readiness: state, workload };
+
+  let reread = false;
+  let failure: Error | undefined;
+  let wake = () => {};
+  const take = (w: Workload) => {
+    if (!isLater(w, workload)) return false;
+    workload = w;
+    state = judge(w);
+    return done(state);
+  };
+  const subscription = watches.subscribe(type, namespace, name, {
+    object: (w) => {
+      if (take(w)) wake();
+    },
+    reread: () => {
+      reread = true;
+      wake();
+    },
+    failed: (err) => {
+      failure = err;
+      wake();
+    },
+  });
+  if (epoch === undefined || subscription.epoch !== epoch) reread = true;
   const heartbeat = setInterval(control.heartbeat, HEARTBEAT_MS);
+  let pollDue = false;
   try {
-    while (!state.ready && !state.deadlineExceeded) {
+    for (;;) {
       if (control.signal?.aborted) throw control.signal.reason;
+      if (failure) throw failure;
+      const live = subscription.epoch !== undefined;
+      if ((reread && live) || pollDue) {
+        if (live) reread = false;
+        pollDue = false;
+        take(await read());
+      }
+      state = judge(workload);
+      if (state.ready || state.deadlineExceeded) break;
       const budgetLeft =
         options.budgetMs === undefined ? Number.POSITIVE_INFINITY : started + options.budgetMs - now();
+      if (budgetLeft <= 0) break;
       const deadlineLeft =
         state.deadlineAtMs === undefined ? Number.POSITIVE_INFINITY : state.deadlineAtMs - now();
-      const waitMs = Math.min(budgetLeft, deadlineLeft, WATCH_SECONDS * 1000);
-      if (budgetLeft <= 0) break;
+      const sleepMs = Math.min(budgetLeft, deadlineLeft, live ? MAX_SLEEP_MS : POLL_MS);
       control.heartbeat();
-      const stop = new AbortController();
-      const onCancel = () => stop.abort();
-      control.signal?.addEventListener("abort", onCancel, { once: true });
-      const timer = setTimeout(() => stop.abort(), Math.max(waitMs, 0));
-      let stale = false;
-      const failure = await kube.watch<Workload>(
-        type,
-        namespace,
-        {
-          fieldSelector: `metadata.name=${name}`,
-          resourceVersion: workload.metadata?.resourceVersion,
-          timeoutSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
-        },
-        (event, object) => {
-          if (event === "ADDED" || event === "MODIFIED") {
-            workload = object;
-            state = judge(workload);
-            if (state.ready || state.deadlineExceeded) stop.abort();
-          } else if (event === "BOOKMARK") {
-            workload = {
-              ...workload,
-              metadata: { ...workload.metadata, resourceVersion: object.metadata?.resourceVersion },
-            };
-          } else {
-            // DELETED, or ERROR (e.g. 410 Gone: the version is too old): read afresh.
-            stale = true;
-            stop.abort();
-          }
-        },
-        stop.signal,
-      );
-      clearTimeout(timer);
-      control.signal?.removeEventListener("abort", onCancel);
-      if (control.signal?.aborted) throw control.signal.reason;
-      if (isForbidden(failure)) throw failure;
-      // A dropped connection: pause briefly so a flapping API server is not hammered.
-      if (failure) await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS));
-      if (stale || failure) workload = await read();
-      state = judge(workload);
+      const woken = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => finish(false), Math.max(sleepMs, 0));
+        const onAbort = () => finish(true);
+        function finish(rung: boolean) {
+          clearTimeout(timer);
+          control.signal?.removeEventListener("abort", onAbort);
+          wake = () => {};
+          resolve(rung);
+        }
+        wake = () => finish(true);
+        control.signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      // Without a watch to follow, the wait reads the workload every POLL_MS.
+      pollDue = !woken && subscription.epoch === undefined;
     }
   } finally {
     clearInterval(heartbeat);
+    subscription.close();
   }
   return { readiness: state, workload };
 }

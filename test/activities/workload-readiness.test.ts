@@ -48,9 +48,11 @@ describe("waitCanaryReady", () => {
     );
     assert.ok(tookMs < 10_000);
     assert.ok(isAvailable(await admin.get<V1Deployment>(RESOURCES.deployments, namespace, "quick")));
-    assert.equal(requests["get deployments"], 1, "one read, then the watch");
+    // The wait starts the shared watch: its starting point (a list of nothing), and a second read
+    // from there; no polling.
+    assert.equal(requests["get deployments"], 2, "a read, and one from the watch's starting point");
     assert.ok((requests["watch deployments"] ?? 0) >= 1, "waited with a watch");
-    assert.equal(requests["list deployments"], undefined, "no polling");
+    assert.equal(requests["list deployments"], 1, "the shared watch's starting point, no polling");
     assert.ok(heartbeats >= 1, "heartbeats while waiting");
 
     // Already ready: one read, no watch.
