@@ -6,6 +6,7 @@ import { ApplicationFailure, type Duration } from "@temporalio/common";
 import { type NativeConnection, Worker } from "@temporalio/worker";
 import { createCanaryActivities, type WorkloadSettings } from "../activities/index.ts";
 import { resolvingSpecs } from "../activities/target-spec.ts";
+import { shareWorkloadWatches } from "../activities/workload-watches.ts";
 import { type CanaryActivities, NON_RETRYABLE_ERRORS } from "../workflows/activity-port.ts";
 import { TASK_QUEUE } from "../workflows/messages.ts";
 import type { OperatorConfig } from "./config/operator.ts";
@@ -42,8 +43,10 @@ function lazyActivities(options: WorkerOptions): CanaryActivities {
   const get = (): CanaryActivities => {
     if (!activities) {
       try {
+        const kube = createKubeClient({ kubeconfig: options.kubeconfig });
+        shareWorkloadWatches(kube, { allNamespaces: options.allNamespaces === true });
         activities = createCanaryActivities({
-          kube: createKubeClient({ kubeconfig: options.kubeconfig }),
+          kube,
           config: options.config,
           settings: options.settings,
         });
@@ -73,6 +76,11 @@ export interface WorkerOptions {
   log: Logger;
   /** Default: `durable-canary`, the queue the controller starts workflows on. */
   taskQueue?: string;
+  /**
+   * The operator watches every namespace (no --namespace): readiness waits share one watch per
+   * workload kind across all of them; else one per kind and namespace, which a Role allows.
+   */
+  allNamespaces?: boolean;
   /** Operator-wide workload settings for the activities; Flagger's defaults where left out. */
   settings?: Partial<WorkloadSettings>;
   /** How long in-flight activities may run on after shutdown begins before they are cancelled. Default 30s. */

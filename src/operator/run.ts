@@ -169,6 +169,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
         namespace: target.namespace,
         config,
         kubeconfig: flags.kubeconfig,
+        allNamespaces: flags.namespace === undefined,
         log,
         taskQueue: flags.taskQueue,
         settings: {
