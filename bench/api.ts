@@ -1,9 +1,11 @@
 /**
  * Kubernetes API benchmark (prints figures, asserts nothing about time): the requests the
  * operator's client makes, as its request counter sees them,
- *  - in the end-to-end rollout of test/activities/workload-rollout.test.ts (the canary workflow
- *    with the real activities), between one weight change of the route and the next;
- *  - for 20 initialized canaries left idle for 60 s.
+ *  - in an end-to-end rollout as in test/activities/workload-rollout.test.ts (the canary workflow
+ *    with the real activities) of six weight steps: from the first weight increase of the route
+ *    to the last, per step (the gap before the first one also scales the canary up);
+ *  - for 20 canaries initialized at once and then left idle for 60 s;
+ *  - and the most watch requests the client had open at once over the whole run.
  * Starts its own test world, unless DC_WORLD_DIR names a running one (`npm run world:up`).
  * Usage: npm run bench:api [-- --canaries 20 --idle-seconds 60]
  */
@@ -11,8 +13,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
+import type { CanarySpec } from "../src/api/canary.ts";
+import { trackOpenWatches } from "../test/activities/open-watches.ts";
 import type { CanaryWorkflowHandle } from "../test/activities/rollout-support.ts";
-import { log, median } from "./figures.ts";
+import { log } from "./figures.ts";
 import { openBenchWorld } from "./world.ts";
 
 const { values } = parseArgs({
@@ -26,11 +30,17 @@ const idleSeconds = Number(values["idle-seconds"]);
 
 const world = await openBenchWorld("api", log);
 
+/** Six weight steps at a 1 s interval: five steps between the first increase and the last. */
+const STEPS: Partial<CanarySpec> = {
+  analysis: { interval: "1s", threshold: 1, stepWeight: 10, maxWeight: 60 },
+  progressDeadlineSeconds: 5,
+};
+
 // The test helpers connect to the world when they are loaded, so only now that it is known.
 const { admin, canarySpec, createAvailable, createCanary, deployment, operatorClient } = await import(
   "../test/activities/kube-support.ts"
 );
-const { CanaryWorker, ROLLOUT, realActivities, recordCanaryWeights, setImage, settled } = await import(
+const { CanaryWorker, realActivities, recordCanaryWeights, setImage, settled } = await import(
   "../test/activities/rollout-support.ts"
 );
 
@@ -39,6 +49,7 @@ const core = admin.api(CoreV1Api);
 const rolloutNamespace = `bench-rollout-${process.pid}`;
 const idleNamespace = `bench-idle-${process.pid}`;
 const kube = operatorClient();
+const watches = trackOpenWatches(kube);
 const worker = await CanaryWorker.start(realActivities(kube));
 const handles: CanaryWorkflowHandle[] = [];
 const stops: (() => Promise<void>)[] = [];
@@ -49,7 +60,7 @@ try {
 
   // The rollout: initialized at r1, then r2 goes through each weight to promotion.
   await createAvailable(deployment(rolloutNamespace, "podinfo", 2));
-  const target = await createCanary(rolloutNamespace, "podinfo", canarySpec("podinfo", ROLLOUT));
+  const target = await createCanary(rolloutNamespace, "podinfo", canarySpec("podinfo", STEPS));
   const first = await worker.sendRevision(target);
   handles.push(first.handle);
   await settled(rolloutNamespace, "podinfo", "Initialized", first.revision);
@@ -63,11 +74,12 @@ try {
     await settled(rolloutNamespace, "podinfo", "Succeeded", revision);
     return revision;
   });
-  const perStep = route.requestsBetweenChanges();
+  const gaps = route.requestsBetweenChanges();
   const tail = kube.counter.total() - (route.requestsAt.at(-1) ?? 0);
+  const perStep = requestsPerStep(route.weights, route.requestsAt);
   log(`rollout of ${rollout.result}: canary weights ${route.weights.join(" → ")}`);
   log(`  ${rollout.total} API requests: ${JSON.stringify(rollout.requests)}`);
-  log(`  between weight changes: ${perStep.join(", ")}; after the last one until Succeeded: ${tail}`);
+  log(`  between weight changes: ${gaps.join(", ")}; after the last one until Succeeded: ${tail}`);
   await first.handle.terminate("benchmark: rollout measured");
 
   // Idle: canaries initialized and then left alone.
@@ -76,7 +88,7 @@ try {
     Array.from({ length: idleCanaries }, async (_, i) => {
       const name = `idle-${String(i).padStart(2, "0")}`;
       await createAvailable(deployment(idleNamespace, name, 1));
-      const canary = await createCanary(idleNamespace, name, canarySpec(name, ROLLOUT));
+      const canary = await createCanary(idleNamespace, name, canarySpec(name, STEPS));
       const { revision, handle } = await worker.sendRevision(canary);
       handles.push(handle);
       await settled(idleNamespace, name, "Initialized", revision, 180_000);
@@ -86,8 +98,9 @@ try {
   const idle = await kube.counter.measure(() => sleep(idleSeconds * 1000));
   log(`  ${idle.total} API requests: ${JSON.stringify(idle.requests)}`);
 
-  log(`api_requests_per_step=${median(perStep)}`);
+  log(`api_requests_per_step=${perStep}`);
   log(`api_requests_idle_per_min=${(idle.total * 60) / idleSeconds}`);
+  log(`api_watches_open_max=${watches.max}`);
 } finally {
   for (const stop of stops) await stop();
   await Promise.allSettled(handles.map((h) => h.terminate("benchmark done")));
@@ -98,4 +111,17 @@ try {
     }
   }
   await world.close();
+}
+
+/**
+ * Requests from the route's first weight increase to its last, per step in between: what an
+ * ordinary weight step costs, without the canary's scale-up before the first step or the
+ * promotion after the last.
+ */
+function requestsPerStep(weights: readonly number[], requestsAt: readonly number[]): number {
+  const increases = weights.flatMap((w, i) => (i > 0 && w > (weights[i - 1] ?? 0) ? [i] : []));
+  const first = increases[0];
+  const last = increases.at(-1);
+  if (first === undefined || last === undefined || last === first) return Number.NaN;
+  return ((requestsAt[last] ?? 0) - (requestsAt[first] ?? 0)) / (increases.length - 1);
 }
