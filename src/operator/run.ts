@@ -6,6 +6,7 @@
  * stops, the worker drains, then the embedded server stops.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { flushCompileCache } from "node:module";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client, Connection } from "@temporalio/client";
@@ -113,6 +114,39 @@ export async function runOperator(flags: RunFlags): Promise<void> {
       temporalUp = ok;
     };
 
+    // The worker starts first: its connection and workflow threads come up while the HTTP port
+    // opens and the informer lists the Canaries.
+    if (flags.role !== "controller") {
+      worker = startWorker(target, stopping.signal, log, {
+        namespace: target.namespace,
+        config,
+        kubeconfig: flags.kubeconfig,
+        allNamespaces: flags.namespace === undefined,
+        log,
+        taskQueue: flags.taskQueue,
+        settings: {
+          selectorLabels: config.selectorLabels,
+          includeLabelPrefixes: config.includeLabelPrefixes,
+          configTracking: config.configTracking,
+        },
+        signal: stopping.signal,
+        onPolling: () => {
+          workerRunning = true;
+          flushCompileCache();
+        },
+      }).then(
+        () => {
+          workerRunning = false;
+          if (!stopping.signal.aborted) fail("the worker stopped");
+        },
+        (err: unknown) => {
+          workerRunning = false;
+          log.error({ error: errorMessage(err) }, "the worker failed");
+          fail(`the worker failed: ${errorMessage(err)}`);
+        },
+      );
+    }
+
     const metrics = new OperatorMetrics({
       version: packageVersion(),
       meshProvider: config.meshProvider,
@@ -156,43 +190,12 @@ export async function runOperator(flags: RunFlags): Promise<void> {
         () => temporalStatus(true),
         (err: unknown) => temporalStatus(false, err),
       );
-    await ping();
+    // One round trip each, at the same time.
+    parts.push({ name: "canary informer", stop: () => canaries.stop() });
+    await Promise.all([ping(), canaries.start()]);
     const pinging = setInterval(ping, temporalPingMs);
     pinging.unref();
     parts.push({ name: "temporal ping", stop: async () => clearInterval(pinging) });
-
-    await canaries.start();
-    parts.push({ name: "canary informer", stop: () => canaries.stop() });
-
-    if (flags.role !== "controller") {
-      worker = startWorker(target, stopping.signal, log, {
-        namespace: target.namespace,
-        config,
-        kubeconfig: flags.kubeconfig,
-        allNamespaces: flags.namespace === undefined,
-        log,
-        taskQueue: flags.taskQueue,
-        settings: {
-          selectorLabels: config.selectorLabels,
-          includeLabelPrefixes: config.includeLabelPrefixes,
-          configTracking: config.configTracking,
-        },
-        signal: stopping.signal,
-        onPolling: () => {
-          workerRunning = true;
-        },
-      }).then(
-        () => {
-          workerRunning = false;
-          if (!stopping.signal.aborted) fail("the worker stopped");
-        },
-        (err: unknown) => {
-          workerRunning = false;
-          log.error({ error: errorMessage(err) }, "the worker failed");
-          fail(`the worker failed: ${errorMessage(err)}`);
-        },
-      );
-    }
 
     if (flags.role !== "worker") {
       const lead = async () => {
@@ -226,6 +229,9 @@ export async function runOperator(flags: RunFlags): Promise<void> {
       );
     }
     log.info({ role: flags.role, uiUrl: target.uiUrl }, "operator ready");
+    // Node writes its compile cache (main.ts) at exit, which a killed process never reaches: write
+    // it now, so the restart after a SIGKILL or an OOM kill starts from it.
+    flushCompileCache();
 
     await new Promise<void>((resolve) => {
       if (stopping.signal.aborted) resolve();
