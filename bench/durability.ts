@@ -1,10 +1,11 @@
 /**
  * Durability benchmark (prints figures, asserts nothing about time): the operator's own process,
- * `durable-canary run` with the real activities, is killed with SIGKILL at random points of canary
- * rollouts on the test world and restarted at once, `--kills` times in all. Each interrupted
- * rollout is compared with an uninterrupted one: the canary weights its HTTPRoute went through
- * (a lost step is a weight missing, a repeated one a weight seen again), the final phase and the
- * primary's image.
+ * `durable-canary run` with the real activities, is killed with SIGKILL at a random point of a
+ * canary rollout on the test world and restarted at once, one kill per rollout, `--kills`
+ * rollouts in all. Each interrupted rollout is compared with the uninterrupted ones: the canary
+ * weights its HTTPRoute went through (a lost step is a weight missing, a repeated one a weight
+ * seen again), the final phase and the primary's image; its extra time over their median is what
+ * that kill cost.
  * Starts its own test world, unless DC_WORLD_DIR names a running one (`npm run world:up`).
  * Usage: npm run bench:durability [-- --kills 20 --seed 7]
  */
@@ -19,7 +20,7 @@ import { Client, Connection } from "@temporalio/client";
 import { RESOURCES } from "../src/kube/resources.ts";
 import type { Target } from "../workflows/activity-port.ts";
 import { revisionSignal, TASK_QUEUE, workflowId } from "../workflows/messages.ts";
-import { log, median } from "./figures.ts";
+import { log, median, percentile } from "./figures.ts";
 import { openBenchWorld } from "./world.ts";
 
 const { values } = parseArgs({
@@ -27,6 +28,8 @@ const { values } = parseArgs({
 });
 const kills = Number(values.kills);
 const intervalMs = 2000;
+/** Uninterrupted rollouts, whose median is the reference: a single one is as noisy as a kill. */
+const references = 3;
 
 /** A small seeded generator (mulberry32), so a run's kill points can be replayed with --seed. */
 function random(seed: number): () => number {
@@ -80,6 +83,8 @@ async function startOperator(): Promise<{ child: ChildProcess; readyMs: number }
       world.info.operatorKubeconfig,
       "--config",
       configFile,
+      "--task-queue",
+      taskQueue,
     ],
     {
       env: {
@@ -113,6 +118,8 @@ function killed(child: ChildProcess): Promise<void> {
 }
 
 const namespace = `bench-durability-${process.pid}`;
+// A task queue of its own: no other worker on the world can take over a killed one's work.
+const taskQueue = `${TASK_QUEUE}-bench-${process.pid}`;
 const name = "podinfo";
 const connection = await Connection.connect({ address: world.info.temporalAddress });
 const client = new Client({ connection, namespace: world.info.temporalNamespace });
@@ -124,7 +131,7 @@ async function sendRevision(target: Target): Promise<string> {
   const revision = await targetRevision(namespace, target.spec.targetRef.name);
   await client.workflow.signalWithStart("canaryWorkflow", {
     workflowId: workflowId(namespace, name),
-    taskQueue: TASK_QUEUE,
+    taskQueue,
     args: [{ ref: target.ref }],
     signal: revisionSignal,
     signalArgs: [{ revision, spec: target.spec, generation: generation++ }],
@@ -145,10 +152,10 @@ const next = random(Number(values.seed));
 const restarts: number[] = [];
 
 /**
- * One rollout to a new image. While `killsLeft` allows, the operator is killed at a random point
- * within two intervals of its last start and started again at once.
+ * One rollout to a new image. With `killAtMs`, the operator is killed that long after the
+ * revision is sent (unless the rollout is over by then) and started again at once.
  */
-async function rollout(target: Target, killsLeft: number): Promise<Rollout> {
+async function rollout(target: Target, killAtMs?: number): Promise<Rollout> {
   const route = recordCanaryWeights(namespace, name, operatorClient());
   while (route.weights.length === 0) await sleep(10);
   image++;
@@ -161,15 +168,14 @@ async function rollout(target: Target, killsLeft: number): Promise<Rollout> {
     return status;
   });
   let count = 0;
-  while (!done && count < killsLeft) {
-    await Promise.race([sleep(100 + next() * 2 * intervalMs), finished]);
-    if (done) break;
+  if (killAtMs !== undefined) await Promise.race([sleep(killAtMs), finished]);
+  if (killAtMs !== undefined && !done) {
     await killed(operator.child);
     count++;
     operator = await startOperator();
     restarts.push(operator.readyMs);
     log(
-      `  kill ${count}: operator back in ${Math.round(operator.readyMs)} ms at weight ${route.weights.at(-1)}`,
+      `  killed at ${Math.round(killAtMs)} ms, weight ${route.weights.at(-1)}: operator back in ${Math.round(operator.readyMs)} ms`,
     );
   }
   const status = await finished;
@@ -196,20 +202,22 @@ try {
   const target = await createCanary(namespace, name, spec);
   await settled(namespace, name, "Initialized", await sendRevision(target), 120_000);
 
-  const reference = await rollout(target, 0);
-  log(
-    `uninterrupted rollout: ${Math.round(reference.ms)} ms, weights ${reference.weights.join(" → ")}, ${reference.phase}`,
-  );
+  const uninterrupted: Rollout[] = [];
+  for (let i = 0; i < references; i++) {
+    const run = await rollout(target);
+    uninterrupted.push(run);
+    log(`uninterrupted rollout: ${Math.round(run.ms)} ms, weights ${run.weights.join(" → ")}, ${run.phase}`);
+  }
+  const reference = uninterrupted[0] as Rollout;
+  const referenceMs = median(uninterrupted.map((r) => r.ms));
 
-  let left = kills;
   let identical = 0;
   let lost = 0;
   let repeated = 0;
   const runs: Rollout[] = [];
-  while (left > 0) {
-    log(`rollout ${runs.length + 1} (${left} kills left)`);
-    const run = await rollout(target, left);
-    left -= run.kills;
+  for (let i = 0; i < kills; i++) {
+    // Anywhere in the rollout but its last step, so that the kill lands before the end.
+    const run = await rollout(target, 100 + next() * (referenceMs - intervalMs));
     runs.push(run);
     const diff = weightDifferences(reference.weights, run.weights);
     const runLost = [...diff.values()].filter((d) => d < 0).reduce((a, d) => a - d, 0);
@@ -222,18 +230,25 @@ try {
       run.weights.join() === reference.weights.join();
     if (same) identical++;
     log(
-      `  ${run.kills} kills, ${Math.round(run.ms)} ms, weights ${run.weights.join(" → ")}, ${run.phase}, ` +
+      `rollout ${runs.length}: ${run.kills} kill, ${Math.round(run.ms - referenceMs)} ms extra, weights ${run.weights.join(" → ")}, ${run.phase}, ` +
         `primary ${run.image}: ${same ? "as uninterrupted" : `DIFFERENT (lost ${runLost}, repeated ${runRepeated})`}`,
     );
   }
 
-  const extraPerKill = runs.filter((r) => r.kills > 0).map((r) => (r.ms - reference.ms) / r.kills);
+  const extraPerKill = runs
+    .filter((r) => r.kills > 0)
+    .map((r) => r.ms - referenceMs)
+    .sort((a, b) => a - b);
   log(`operator restart to ready: p50 ${Math.round(median(restarts))} ms over ${restarts.length} restarts`);
   log(
-    `extra rollout time per kill: median ${Math.round(median(extraPerKill))} ms ` +
-      "(a killed worker's workflow task and activities wait for their timeouts before another worker takes them)",
+    `extra rollout time per kill: median ${Math.round(median(extraPerKill))} ms, ` +
+      `p90 ${Math.round(percentile(extraPerKill, 90))} ms over ${extraPerKill.length} kills ` +
+      `(uninterrupted rollout: median ${Math.round(referenceMs)} ms)`,
   );
-  log(`durability_kills=${kills - left}`);
+  log(`durability_restart_to_ready_p50_ms=${Math.round(median(restarts))}`);
+  log(`durability_extra_per_kill_p50_ms=${Math.round(median(extraPerKill))}`);
+  log(`durability_extra_per_kill_p90_ms=${Math.round(percentile(extraPerKill, 90))}`);
+  log(`durability_kills=${restarts.length}`);
   log(`durability_rollouts_identical=${identical}/${runs.length}`);
   log(`durability_lost_steps=${lost}`);
   log(`durability_repeated_weight_changes=${repeated}`);
