@@ -1,4 +1,5 @@
 /** What the benchmarks print, and the statistics they print. */
+import { readdirSync, readFileSync } from "node:fs";
 
 export function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -17,4 +18,30 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** Bytes as whole MiB, as the figures print memory. */
+export function megabytes(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
+}
+
+/** A process's resident set in bytes with its descendants', from /proc; 0 once it has gone. */
+export function treeRss(pid: number): number {
+  let kilobytes = 0;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    kilobytes = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+  let children: number[] = [];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const list = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+      if (list) children = children.concat(list.split(/\s+/).map(Number));
+    }
+  } catch {
+    // It exited while being read: its children are counted as far as they were seen.
+  }
+  return kilobytes * 1024 + children.reduce((sum, child) => sum + treeRss(child), 0);
 }

@@ -3,7 +3,11 @@
  * `durable-canary`. Stateless; run as many as you like against one Temporal namespace.
  */
 import { ApplicationFailure, type Duration } from "@temporalio/common";
-import { type NativeConnection, Worker } from "@temporalio/worker";
+import {
+  type NativeConnection,
+  type WorkerOptions as TemporalWorkerOptions,
+  Worker,
+} from "@temporalio/worker";
 import { createCanaryActivities, type WorkloadSettings } from "../activities/index.ts";
 import { resolvingSpecs } from "../activities/target-spec.ts";
 import { shareWorkloadWatches } from "../activities/workload-watches.ts";
@@ -21,6 +25,7 @@ const activityNames = {
   initialize: true,
   checkPrimaryReady: true,
   primaryReadiness: true,
+  stepReadiness: true,
   waitCanaryReady: true,
   scaleCanary: true,
   getRoutes: true,
@@ -30,6 +35,7 @@ const activityNames = {
   runMetrics: true,
   syncStatus: true,
   recordEvent: true,
+  report: true,
   alert: true,
   finalize: true,
 } satisfies Record<keyof CanaryActivities, true>;
@@ -68,6 +74,14 @@ function lazyActivities(options: WorkerOptions): CanaryActivities {
   ) as unknown as CanaryActivities;
 }
 
+/**
+ * The worker's tuning, shared with the scale benchmarks so they measure what the operator runs.
+ */
+export const workerTuning = {
+  // A killed worker's cached workflows move to another worker after this instead of 10 s.
+  stickyQueueScheduleToStartTimeout: "2s",
+} satisfies Partial<TemporalWorkerOptions>;
+
 export interface WorkerOptions {
   connection: NativeConnection;
   namespace: string;
@@ -102,9 +116,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     taskQueue,
     workflowBundle: options.workflowBundle ?? (await loadWorkflowBundle(options.log)),
     activities: resolvingSpecs(lazyActivities(options)),
+    ...workerTuning,
     shutdownGraceTime: options.shutdownGraceTime ?? "30s",
-    // A killed worker's cached workflows move to another worker after this instead of 10 s.
-    stickyQueueScheduleToStartTimeout: "2s",
   });
   const running = worker.run();
   const stop = () => {
