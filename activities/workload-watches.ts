@@ -28,6 +28,8 @@ export interface WatchListener {
 export interface WatchSubscription {
   /** Changes whenever the watch (re)starts from a fresh point; undefined while it has none. */
   readonly epoch: number | undefined;
+  /** Starts the shared watch if it is not running; until then the listener hears a running one only. */
+  follow(): void;
   close(): void;
 }
 
@@ -87,6 +89,9 @@ class SharedWatch {
     const set = this.#listeners.get(key) ?? new Set();
     this.#listeners.set(key, set.add(listener));
     this.#count++;
+  }
+
+  start(): void {
     if (this.#run) return;
     this.#run = new AbortController();
     void this.#follow(this.#run.signal);
@@ -201,7 +206,11 @@ export class WorkloadWatches {
     return this.#watch(type, namespace).epoch;
   }
 
-  /** Follows one workload through the shared watch of its kind, started if it is not running. */
+  /**
+   * Listens for one workload's events on the shared watch of its kind. A wait subscribes before it
+   * reads the workload, so no event is dispatched between its read and its listening; it calls
+   * `follow` only if it has to wait.
+   */
   subscribe(type: ResourceType, namespace: string, name: string, listener: WatchListener): WatchSubscription {
     const watch = this.#watch(type, namespace);
     const key = keyOf(namespace, name);
@@ -210,6 +219,7 @@ export class WorkloadWatches {
       get epoch() {
         return watch.epoch;
       },
+      follow: () => watch.start(),
       close: () => watch.remove(key, listener),
     };
   }

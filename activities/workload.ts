@@ -295,21 +295,18 @@ export async function waitForReady(
       `${kind} ${namespace}/${name}`,
       "it was deleted; recreate it or fix spec.targetRef",
     );
-  // The first read counts as the starting point only if the watch was following changes before it.
-  const epoch = watches.epoch(type, namespace);
-  let workload = await read();
-  let state = judge(workload);
-  if (done(state)) return { readiness: state, workload };
-
+  type Judged = { readonly workload: Workload; readonly readiness: Readiness };
+  let current: Judged | undefined;
+  /** Judges a version later than the current one; true when the wait is over. */
+  const take = (w: Workload): boolean => {
+    if (current && !isLater(w, current.workload)) return false;
+    current = { workload: w, readiness: judge(w) };
+    return done(current.readiness);
+  };
   let reread = false;
   let failure: Error | undefined;
   let wake = () => {};
-  const take = (w: Workload) => {
-    if (!isLater(w, workload)) return false;
-    workload = w;
-    state = judge(w);
-    return done(state);
-  };
+  // Listening before the read: no event can slip between the read and the listening.
   const subscription = watches.subscribe(type, namespace, name, {
     object: (w) => {
       if (take(w)) wake();
@@ -323,10 +320,22 @@ export async function waitForReady(
       wake();
     },
   });
-  if (epoch === undefined || subscription.epoch !== epoch) reread = true;
+  // The read counts as the starting point only if the watch followed every change since before it.
+  const epoch = subscription.epoch;
   const heartbeat = setInterval(control.heartbeat, HEARTBEAT_MS);
   let pollDue = false;
   try {
+    take(await read());
+    // Set by that read, or by an event since: the time it is judged at moves on.
+    const judgedNow = (): Judged => {
+      const { workload } = current as Judged;
+      current = { workload, readiness: judge(workload) };
+      return current;
+    };
+    if (!done(judgedNow().readiness)) {
+      subscription.follow();
+      if (epoch === undefined || subscription.epoch !== epoch) reread = true;
+    }
     for (;;) {
       if (control.signal?.aborted) throw control.signal.reason;
       if (failure) throw failure;
@@ -336,7 +345,7 @@ export async function waitForReady(
         pollDue = false;
         take(await read());
       }
-      state = judge(workload);
+      const { readiness: state } = judgedNow();
       if (state.ready || state.deadlineExceeded) break;
       const budgetLeft =
         options.budgetMs === undefined ? Number.POSITIVE_INFINITY : started + options.budgetMs - now();
@@ -360,11 +369,11 @@ export async function waitForReady(
       // Without a watch to follow, the wait reads the workload every POLL_MS.
       pollDue = !woken && subscription.epoch === undefined;
     }
+    return current as Judged;
   } finally {
     clearInterval(heartbeat);
     subscription.close();
   }
-  return { readiness: state, workload };
 }
 
 /** The reasons the workload's pods give for not being ready, for a deadline message. */
