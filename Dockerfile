@@ -29,9 +29,13 @@ RUN mkdir /out && if [ "$EMBEDDED_TEMPORAL" = "true" ]; then \
 # Runtime: production dependencies and dist/ only. The user has a passwd entry and USER is set
 # because the embedded Temporal server asks who runs it; /tmp (an emptyDir) is its home.
 FROM node:24-slim
+# NODE_OPTIONS and MALLOC_ARENA_MAX keep the worker's memory down (docs/sizing.md has the figures;
+# the scale benchmarks run their workers with these same two settings, read from this file).
 ENV NODE_ENV=production \
     HOME=/tmp \
-    USER=durable-canary
+    USER=durable-canary \
+    NODE_OPTIONS="--max-semi-space-size=1" \
+    MALLOC_ARENA_MAX=2
 RUN groupadd --gid 65532 durable-canary \
     && useradd --uid 65532 --gid 65532 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin durable-canary
 WORKDIR /app

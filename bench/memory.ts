@@ -5,7 +5,7 @@
  * samples a second apart, taken five seconds after the canaries settled.
  * `--worker-options` and `--node-flags` change the worker, to measure one lever at a time.
  * Usage: npm run bench:memory [-- --idle 0,100,1000 --worker-options '{"maxCachedWorkflows":50}'
- *        --node-flags "--max-semi-space-size=1"]
+ *        --node-flags="--max-semi-space-size=4"]
  */
 import { parseArgs } from "node:util";
 import { canarySpec } from "../test/workflows/support.ts";
@@ -21,6 +21,7 @@ const { values } = parseArgs({
 });
 const levels = (values.idle ?? "").split(",").map(Number);
 const options = values["worker-options"] ? JSON.parse(values["worker-options"]) : undefined;
+// Left out, the workers run with the image's flags; `--node-flags=` runs them with none.
 const nodeFlags = values["node-flags"]?.split(/\s+/).filter(Boolean);
 
 /** What the worker says of its own memory: where the RSS goes, for the reader, not a figure. */
@@ -38,7 +39,7 @@ await World.run(
   { ...(options ? { options } : {}), ...(nodeFlags ? { nodeFlags } : {}) },
   async (world) => {
     log(
-      `worker options ${JSON.stringify(options ?? {})}, node flags ${JSON.stringify(nodeFlags ?? [])}; idle levels ${levels.join(", ")}`,
+      `worker options ${JSON.stringify(options ?? {})}, node flags ${nodeFlags ? JSON.stringify(nodeFlags) : "the image's"}; idle levels ${levels.join(", ")}`,
     );
     const spec = canarySpec({ interval: "15s", stepWeights: [20, 40, 60, 80, 100], threshold: 1 });
     let running = 0;

@@ -41,8 +41,22 @@ export interface WorkerProcess {
 export interface WorkerProcessOptions {
   /** Worker options over the operator's own, e.g. {"maxCachedWorkflows": 50}. */
   options?: Record<string, unknown>;
-  /** Node flags for the worker process, e.g. ["--max-semi-space-size=1"]. */
+  /** Node flags for the worker process instead of the image's, e.g. ["--max-semi-space-size=4"]. */
   nodeFlags?: string[];
+}
+
+/**
+ * The memory settings the operator's image runs with (its Dockerfile's NODE_OPTIONS and
+ * MALLOC_ARENA_MAX), so the benchmarks' workers run as the operator does.
+ */
+function imageSettings(): { nodeFlags: string[]; env: Record<string, string> } {
+  const dockerfile = readFileSync(new URL("../Dockerfile", import.meta.url), "utf8");
+  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1] ?? "";
+  const arenas = /MALLOC_ARENA_MAX=(\d+)/.exec(dockerfile)?.[1];
+  return {
+    nodeFlags: nodeOptions.split(/\s+/).filter(Boolean),
+    env: arenas ? { MALLOC_ARENA_MAX: arenas } : {},
+  };
 }
 
 export class ScaleWorld {
@@ -96,9 +110,10 @@ export class ScaleWorld {
       bundleFile: this.bundleFile,
       ...(options.options ? { options: options.options } : {}),
     };
+    const image = imageSettings();
     const child = fork(new URL("./scale-worker.ts", import.meta.url), {
-      env: { ...process.env, DC_BENCH_WORKER: JSON.stringify(settings) },
-      execArgv: options.nodeFlags ?? [],
+      env: { ...process.env, ...image.env, DC_BENCH_WORKER: JSON.stringify(settings) },
+      execArgv: options.nodeFlags ?? image.nodeFlags,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const memoryWaiters: ((m: Extract<FromWorker, { type: "memory" }>) => void)[] = [];

@@ -14,6 +14,7 @@
  *
  * Usage: npm run bench:scale [-- --canaries 1000 --steps 5 --interval 15 --workers 1]
  *        npm run bench:scale -- --idle 10000
+ * `--worker-options` (JSON) and `--node-flags` change the workers, as in bench:memory.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -29,8 +30,13 @@ const { values } = parseArgs({
     workers: { type: "string", default: "1" },
     idle: { type: "string" },
     "idle-minutes": { type: "string", default: "1" },
+    "worker-options": { type: "string" },
+    "node-flags": { type: "string" },
   },
 });
+const workerOptions = values["worker-options"] ? JSON.parse(values["worker-options"]) : undefined;
+// Left out, the workers run with the image's flags; `--node-flags=` runs them with none.
+const nodeFlags = values["node-flags"]?.split(/\s+/).filter(Boolean);
 const steps = Number(values.steps);
 const intervalMs = Number(values.interval) * 1000;
 const workers = Number(values.workers);
@@ -175,7 +181,11 @@ async function idle(world: ScaleWorld, count: number): Promise<void> {
   printRss(world, await world.settledRss(0));
 }
 
-await ScaleWorld.run("bench-scale", workers, {}, async (world) => {
+const processOptions = {
+  ...(workerOptions ? { options: workerOptions } : {}),
+  ...(nodeFlags ? { nodeFlags } : {}),
+};
+await ScaleWorld.run("bench-scale", workers, processOptions, async (world) => {
   if (values.idle !== undefined) await idle(world, Number(values.idle));
   else await rollout(world);
 });
