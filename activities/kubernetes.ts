@@ -23,6 +23,8 @@ import type {
   ReadinessReport,
   Routes,
   StatusUpdate,
+  StepReadiness,
+  StepReport,
   Target,
   WaitReadyOptions,
 } from "../workflows/activity-port.ts";
@@ -67,6 +69,7 @@ export type KubernetesActivities = Pick<
   | "initialize"
   | "checkPrimaryReady"
   | "primaryReadiness"
+  | "stepReadiness"
   | "waitCanaryReady"
   | "scaleCanary"
   | "getRoutes"
@@ -74,6 +77,7 @@ export type KubernetesActivities = Pick<
   | "promote"
   | "syncStatus"
   | "recordEvent"
+  | "report"
   | "finalize"
 >;
 
@@ -208,6 +212,24 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     return { ready: state.ready, message: state.ready ? "the primary is ready" : state.summary };
   }
 
+  async function canaryReadiness(target: Target): Promise<ReadinessReport> {
+    const { kind, name } = target.spec.targetRef;
+    const workload = await kube.find<Workload>(workloadType(kind), target.ref.namespace, name);
+    // waitCanaryReady, which the workflow falls back to, says what is missing and when to give up.
+    if (!workload) return { ready: false, message: `${kind} ${target.ref.namespace}/${name} not found` };
+    const state = readiness(kind, workload, {
+      thresholdPercent: target.spec.analysis.canaryReadyThreshold,
+      nowMs: now(),
+      sinceMs: now(),
+    });
+    return { ready: state.ready, message: state.ready ? "the canary is ready" : state.summary };
+  }
+
+  async function stepReadiness(target: Target): Promise<StepReadiness> {
+    const [canary, primary] = await Promise.all([canaryReadiness(target), primaryReadiness(target)]);
+    return { canary, primary };
+  }
+
   async function checkPrimaryReady(target: Target): Promise<void> {
     const state = await primaryReadiness(target);
     if (!state.ready) throw notReady(`halting advancement: the primary is not ready: ${state.message}`);
@@ -282,6 +304,11 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     await recordCanaryEvent(kube, status, target.ref, event, now);
   }
 
+  async function report(target: Target, { status: update, events }: StepReport): Promise<void> {
+    if (update) await syncStatus(target, update);
+    for (const event of events) await recordEvent(target, event);
+  }
+
   /**
    * Best-effort: what is already gone (the target, the apex Service, a route) has nothing to
    * revert. The scaled-up target gets a bounded wait (progressDeadlineSeconds, within the
@@ -337,6 +364,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     initialize: guarded(initialize),
     checkPrimaryReady: guarded(checkPrimaryReady),
     primaryReadiness: guarded(primaryReadiness),
+    stepReadiness: guarded(stepReadiness),
     waitCanaryReady: guarded(waitCanaryReady),
     scaleCanary: guarded(scaleCanary),
     getRoutes: guarded(getRoutes),
@@ -344,6 +372,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     promote: guarded(promote),
     syncStatus: guarded(syncStatus),
     recordEvent: guarded(recordEvent),
+    report: guarded(report),
     finalize: guarded(finalize),
   };
 }

@@ -3,11 +3,11 @@
  * events between one analysis timer firing and the next, averaged over the steps in the middle of
  * a rollout (the first and last steps also start or promote, so they are left out).
  */
-import proto from "@temporalio/proto";
+import proto, { type temporal as api } from "@temporalio/proto";
 
 const { temporal } = proto;
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+type HistoryEvent = api.api.history.v1.IHistoryEvent;
 const { EventType } = temporal.api.enums.v1;
 
 export interface StepCost {

@@ -5,7 +5,7 @@
  *
  * Every activity is idempotent: Temporal may run it again after a worker crash.
  */
-import type { ActivityOptions } from "@temporalio/workflow";
+import type { ActivityOptions, LocalActivityOptions } from "@temporalio/workflow";
 import type { AlertSeverity, CanaryPhase, WebhookType } from "../src/api/canary.ts";
 import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
 import type { Route } from "./decisions/routes.ts";
@@ -116,6 +116,18 @@ export interface ReadinessReport {
   readonly message: string;
 }
 
+/** The canary's and the primary's readiness at one moment, read together. */
+export interface StepReadiness {
+  readonly canary: ReadinessReport;
+  readonly primary: ReadinessReport;
+}
+
+/** What one step has to tell the cluster: the status (when it changed) and the Events, in order. */
+export interface StepReport {
+  readonly status?: StatusUpdate | undefined;
+  readonly events: readonly CanaryEvent[];
+}
+
 export interface WaitReadyOptions {
   /**
    * Epoch ms by which the canary must be ready, anchored by the workflow when it started waiting
@@ -137,6 +149,8 @@ export interface CanaryActivities {
   checkPrimaryReady(target: Target): Promise<void>;
   /** The primary's readiness now (primaryReadyThreshold), without waiting or throwing when not ready. */
   primaryReadiness(target: Target): Promise<ReadinessReport>;
+  /** The canary's and the primary's readiness now, without waiting or throwing when either is not ready. */
+  stepReadiness(target: Target): Promise<StepReadiness>;
   /**
    * Returns once the canary is ready (canaryReadyThreshold); throws the non-retryable
    * `DeadlineExceeded` when it misses progressDeadlineSeconds (from `deadlineAtMs` when given),
@@ -160,6 +174,8 @@ export interface CanaryActivities {
   runMetrics(target: Target): Promise<MetricResult[]>;
   syncStatus(target: Target, status: StatusUpdate): Promise<void>;
   recordEvent(target: Target, event: CanaryEvent): Promise<void>;
+  /** The status, then the Events: one call for everything a step reports. */
+  report(target: Target, report: StepReport): Promise<void>;
   alert(target: Target, alert: Alert): Promise<void>;
   /** On deletion: with revert, scales the target back up, restores the apex service and routes. */
   finalize(target: Target, revert: boolean): Promise<void>;
@@ -208,3 +224,15 @@ export const activityOptions = {
   /** Status, events and alerts must never hold a rollout back for long. */
   report: { startToCloseTimeout: "15s", scheduleToCloseTimeout: "1m", retry: retry() },
 } as const satisfies Record<string, ActivityOptions>;
+
+/**
+ * The same bounds for the short calls of an ordinary step, run as local activities: they run in
+ * the workflow task that decided them, so a step costs one task and no activity events. They
+ * cannot heartbeat; a worker that dies mid-call loses the task, and the next worker runs the step
+ * again (every activity is idempotent).
+ */
+export const localActivityOptions = {
+  cluster: { startToCloseTimeout: "30s", scheduleToCloseTimeout: "2m", retry: retry() },
+  analysis: { startToCloseTimeout: "5m", scheduleToCloseTimeout: "10m", retry: retry() },
+  report: { startToCloseTimeout: "15s", scheduleToCloseTimeout: "1m", retry: retry() },
+} as const satisfies Record<string, LocalActivityOptions>;

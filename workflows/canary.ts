@@ -19,6 +19,7 @@ import {
   ParentClosePolicy,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -35,9 +36,13 @@ import {
   type CanaryActivityCalls,
   type CanaryEvent,
   type CanaryRef,
+  localActivityOptions,
   type MetricResult,
   NON_RETRYABLE_ERRORS,
   nonRetryableErrorTypes,
+  type ReadinessReport,
+  type StatusUpdate,
+  type Target,
   type TargetMessage,
   type WebhookResult,
 } from "./activity-port.ts";
@@ -101,6 +106,12 @@ const cluster = proxyActivities<CanaryActivityCalls>(activityOptions.cluster);
 const readiness = proxyActivities<CanaryActivityCalls>(activityOptions.readiness);
 const analysis = proxyActivities<CanaryActivityCalls>(activityOptions.analysis);
 const report = proxyActivities<CanaryActivityCalls>(activityOptions.report);
+const regular = { cluster, analysis, report };
+const local = {
+  cluster: proxyLocalActivities<CanaryActivityCalls>(localActivityOptions.cluster),
+  analysis: proxyLocalActivities<CanaryActivityCalls>(localActivityOptions.analysis),
+  report: proxyLocalActivities<CanaryActivityCalls>(localActivityOptions.report),
+};
 
 /**
  * Patches: a repeated revision message (the controller resends the current state on every start
@@ -135,6 +146,13 @@ const ROLLOUT_WORKFLOWS_PATCH = "rollout-workflows";
 const CHANGED_ATTRIBUTES_PATCH = "upsert-changed-attributes";
 /** Patch: the controller's messages go by internal names; runs from before take the old ones. */
 const INTERNAL_NAMES_PATCH = "internal-message-names";
+/**
+ * Patch: an ordinary analysis step is one workflow task. Its short calls (readiness, metrics,
+ * webhooks, route and scale writes, promotion) are local activities, which run in the task that
+ * decided them and record only their results; what a step reports (status and Events) goes out
+ * in one call when the step ends. Decided once per run, at its start.
+ */
+const LEAN_STEPS_PATCH = "one-task-steps";
 /** Specs the `spec` query still answers for: a retried activity may ask for the one before. */
 const KNOWN_SPECS = 4;
 
@@ -229,6 +247,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   let published = "";
   let rolloutCount = carried?.rolloutCount ?? 0;
 
+  const lean = patched(LEAN_STEPS_PATCH);
   const hardened = () => patched(HARDENING_PATCH);
   const now = () => Date.now();
   /** The phase as of now: awaits in between may have moved it. */
@@ -251,6 +270,38 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       ? { ref, specDigest: digest, revision: state.revision }
       : { ref, spec: spec as ResolvedCanarySpec, revision: state.revision };
   const hasMail = () => inbox.length > 0;
+
+  type Call = keyof CanaryActivityCalls;
+  type Rest<K extends Call> = CanaryActivityCalls[K] extends (t: TargetMessage, ...rest: infer R) => unknown
+    ? R
+    : never;
+  /**
+   * Calls a short activity of the given kind: a local one in a lean run, with the whole spec
+   * (a local activity's input is not written to history), else a regular one with the digest.
+   */
+  function call<K extends Call>(
+    kind: keyof typeof local,
+    name: K,
+    summary: string,
+    ...rest: Rest<K>
+  ): ReturnType<CanaryActivityCalls[K]> {
+    // The proxies are typed per activity; one generic call site needs the untyped signature.
+    type Proxies = Record<Call, { executeWithOptions(options: object, args: unknown[]): unknown }>;
+    type Out = ReturnType<CanaryActivityCalls[K]>;
+    if (lean) {
+      const whole: Target = { ref, spec: spec as ResolvedCanarySpec, revision: state.revision };
+      const proxies = local[kind] as unknown as Proxies;
+      return proxies[name].executeWithOptions({ ...localActivityOptions[kind], summary }, [
+        whole,
+        ...rest,
+      ]) as Out;
+    }
+    const proxies = regular[kind] as unknown as Proxies;
+    return proxies[name].executeWithOptions({ ...activityOptions[kind], summary }, [
+      target(),
+      ...rest,
+    ]) as Out;
+  }
 
   function remember(entry: Omit<TimelineEntry, "at" | "phase">): void {
     timeline.push({ at: new Date(now()).toISOString(), phase: state.phase, ...entry });
@@ -541,11 +592,21 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     return true;
   }
 
-  /** A Kubernetes Event on the Canary, summarised in the workflow's timeline by its text. */
-  function recordEvent(t: TargetMessage, event: CanaryEvent): Promise<void> {
-    return report.recordEvent.executeWithOptions(
-      { ...activityOptions.report, summary: short(`event ${event.type}: ${event.message}`) },
-      [t, event],
+  /**
+   * A Kubernetes Event on the Canary, summarised in the workflow's timeline by its text: sent at
+   * the end of the step in a lean run, else at once in the notify lane.
+   */
+  function recordEvent(event: CanaryEvent): void {
+    if (lean) {
+      outbox.events.push(event);
+      return;
+    }
+    const t = target();
+    reportLater("notify", "recordEvent", () =>
+      report.recordEvent.executeWithOptions(
+        { ...activityOptions.report, summary: short(`event ${event.type}: ${event.message}`) },
+        [t, event],
+      ),
     );
   }
 
@@ -553,10 +614,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   function warn(message: string): void {
     remember({ message });
     log.warn(message);
-    const t = target();
-    reportLater("notify", "recordEvent", () =>
-      recordEvent(t, { type: "Warning", reason: state.phase, message }),
-    );
+    recordEvent({ type: "Warning", reason: state.phase, message });
   }
 
   /** Notes why a step halted, once per distinct reason. */
@@ -570,22 +628,18 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     const t = target();
     switch (effect.kind) {
       case "setRoutes":
-        await cluster.setRoutes.executeWithOptions(
-          { ...activityOptions.cluster, summary: routeSummary(effect.route) },
-          [t, effect.route],
-        );
+        await call("cluster", "setRoutes", routeSummary(effect.route), effect.route);
         return;
       case "scaleCanary":
-        await cluster.scaleCanary.executeWithOptions(
-          { ...activityOptions.cluster, summary: `scale canary ${effect.to === "up" ? "up" : "to zero"}` },
-          [t, effect.to === "up" ? "desired" : "zero"],
+        await call(
+          "cluster",
+          "scaleCanary",
+          `scale canary ${effect.to === "up" ? "up" : "to zero"}`,
+          effect.to === "up" ? "desired" : "zero",
         );
         return;
       case "promote":
-        await cluster.promote.executeWithOptions(
-          { ...activityOptions.cluster, summary: `promote revision ${state.revision} to primary` },
-          [t],
-        );
+        await call("cluster", "promote", `promote revision ${state.revision} to primary`);
         return;
       case "postRolloutHooks":
         // Post-rollout hooks tell others; their failure must not hold the canary back.
@@ -606,7 +660,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         remember({ message: effect.message });
         const phase = state.phase;
         const event = { type: effect.severity, reason: phase, message: effect.message } as const;
-        reportLater("notify", "recordEvent", () => recordEvent(t, event));
+        recordEvent(event);
         if (spec?.analysis.webhooks.some((w) => w.type === "event")) {
           reportLater("notify", "event webhooks", () =>
             report.runWebhooks.executeWithOptions({ ...activityOptions.report, summary: "event webhooks" }, [
@@ -649,14 +703,34 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       ),
     );
   }
-  const reportsDone = () => Promise.all([lanes.status, lanes.notify]);
+  const reportsDone = () => {
+    flushReports();
+    return Promise.all([lanes.status, lanes.notify]);
+  };
+
+  /** What a lean run reports when its step ends: the last status of each phase, and the Events in order. */
+  let outbox: { status: StatusUpdate | undefined; events: CanaryEvent[] } = { status: undefined, events: [] };
+  /** Sends the outbox in one call, in the status lane (one report after another). */
+  function flushReports(): void {
+    if (!outbox.status && outbox.events.length === 0) return;
+    const sent = outbox;
+    outbox = { status: undefined, events: [] };
+    const parts = [
+      ...(sent.status ? [`status: ${sent.status.phase}, ${sent.status.canaryWeight}% canary`] : []),
+      ...(sent.events.length > 0 ? [`${sent.events.length} event(s)`] : []),
+    ];
+    reportLater("status", "report", () => call("report", "report", `report ${parts.join(", ")}`, sent));
+  }
+
+  /** Waits for a message, once what the step has to report is on its way. */
+  async function waitForMail(): Promise<void> {
+    flushReports();
+    await condition(hasMail);
+  }
 
   function webhooks(type: WebhookType): Promise<WebhookResult[]> {
     if (!spec?.analysis.webhooks.some((w) => w.type === type)) return Promise.resolve([]);
-    return analysis.runWebhooks.executeWithOptions(
-      { ...activityOptions.analysis, summary: `${type} webhooks` },
-      [target(), type, state.phase],
-    );
+    return call("analysis", "runWebhooks", `${type} webhooks`, type, state.phase);
   }
 
   /** Writes status, search attributes and UI details when what they show has changed. */
@@ -696,6 +770,12 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       ...(statusMayBeStale ? { reread: true } : {}),
     };
     statusMayBeStale = false;
+    if (lean) {
+      // Every phase the canary passes through is written; within a phase only the last status.
+      if (outbox.status && outbox.status.phase !== status.phase) flushReports();
+      outbox.status = outbox.status?.reread ? { ...status, reread: true } : status;
+      return;
+    }
     const summary = `status: ${status.phase}, ${status.canaryWeight}% canary`;
     reportLater("status", "syncStatus", () =>
       report.syncStatus.executeWithOptions({ ...activityOptions.report, summary }, [t, status]),
@@ -829,9 +909,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
    * Runs an activity that may take long (readiness), cancelling it when a message arrives so
    * the message is handled at once. Returns undefined when interrupted.
    */
-  async function interruptible<T>(call: () => Promise<T>): Promise<{ value: T } | undefined> {
+  async function interruptible<T>(run: () => Promise<T>): Promise<{ value: T } | undefined> {
+    flushReports();
     return CancellationScope.cancellable(async () => {
-      const work = call().then((value) => ({ value }));
+      const work = run().then((value) => ({ value }));
       const mail = condition(hasMail).then(() => undefined);
       try {
         return await Promise.race([work, mail]);
@@ -844,6 +925,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
 
   /** One durable timer until `untilMs`, which any message ends at once. */
   async function sleepUntil(untilMs: number, summary: string): Promise<void> {
+    flushReports();
     const ms = untilMs - now();
     if (ms > 0 && !hasMail()) await condition(hasMail, ms, { summary });
   }
@@ -867,11 +949,8 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       // Permanent: the user must fix the spec or create the target; a new message retries.
       const reason = describeError(err);
       remember({ message: `Initialization failed: ${reason}` });
-      const t = target();
-      reportLater("notify", "recordEvent", () =>
-        recordEvent(t, { type: "Warning", reason: "Initializing", message: reason }),
-      );
-      await condition(hasMail);
+      recordEvent({ type: "Warning", reason: "Initializing", message: reason });
+      await waitForMail();
       return;
     }
     initialized = true;
@@ -915,7 +994,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       if (isCancellation(err)) throw err;
       // Permanent: the user must fix the spec or create the target; a new message retries.
       warn(`Initialization failed: ${describeError(err)}`);
-      await condition(hasMail);
+      await waitForMail();
       return;
     }
     initialized = true;
@@ -945,10 +1024,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     const live = spec as ResolvedCanarySpec;
     if (live.analysis.metrics.length === 0) return [];
     try {
-      return await analysis.runMetrics.executeWithOptions(
-        { ...activityOptions.analysis, summary: "run metric checks" },
-        [target()],
-      );
+      return await call("analysis", "runMetrics", "run metric checks");
     } catch (err) {
       if (isCancellation(err)) throw err;
       const reason = describeError(err);
@@ -1004,7 +1080,26 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
   async function hardenedAnalysisStep(): Promise<void> {
     const live = spec as ResolvedCanarySpec;
     readyDeadlineAtMs ??= now() + live.progressDeadlineSeconds * 1000;
-    const deadlineAtMs = readyDeadlineAtMs;
+    // A lean step looks first; it waits (a long, interruptible activity) only when the canary is not ready yet.
+    let primary: ReadinessReport | undefined;
+    if (lean) {
+      const seen = await call("cluster", "stepReadiness", "check the canary and the primary are ready");
+      if (seen.canary.ready) primary = seen.primary;
+    }
+    if (!primary && !(await waitForCanary(readyDeadlineAtMs))) return;
+    if (!isAnalysing(state.phase)) return;
+    readyDeadlineAtMs = undefined;
+    primary ??= await call("cluster", "primaryReadiness", "check the primary is ready");
+    if (!primary.ready) {
+      halt(`Halting advancement: the primary is not ready: ${primary.message}`);
+      return;
+    }
+    lastHalt = "";
+    await checkAndAdvance(answersOrErrors, metricsOrErrors);
+  }
+
+  /** Waits for the canary to be ready; false when a message interrupted the wait or the deadline passed. */
+  async function waitForCanary(deadlineAtMs: number): Promise<boolean> {
     busyWith = "waiting for the canary to be ready";
     let ready: { value: unknown } | undefined;
     try {
@@ -1018,27 +1113,16 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       if (isCancellation(err)) throw err;
       if (errorType(err) !== NON_RETRYABLE_ERRORS.deadlineExceeded) throw err;
       await feed({ type: "canaryNotReady", deadlineExceeded: true, reason: describeError(err) });
-      return;
+      return false;
     } finally {
       busyWith = "";
     }
     if (!ready) {
       // Interrupted by a message: this step has not run, so it runs once the message is handled.
       if (stepDueAtMs !== undefined) nextStepAtMs = stepDueAtMs;
-      return;
+      return false;
     }
-    if (!isAnalysing(state.phase)) return;
-    readyDeadlineAtMs = undefined;
-    const primary = await cluster.primaryReadiness.executeWithOptions(
-      { ...activityOptions.cluster, summary: "check the primary is ready" },
-      [target()],
-    );
-    if (!primary.ready) {
-      halt(`Halting advancement: the primary is not ready: ${primary.message}`);
-      return;
-    }
-    lastHalt = "";
-    await checkAndAdvance(answersOrErrors, metricsOrErrors);
+    return true;
   }
 
   /**
@@ -1171,7 +1255,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     }
 
     if (!spec) {
-      await condition(hasMail);
+      await waitForMail();
       continue;
     }
     if (!initialized) {
@@ -1184,7 +1268,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     }
     if (isIdle(state.phase) || isFrozen(state, spec)) {
       publish();
-      await condition(hasMail);
+      await waitForMail();
       continue;
     }
 
@@ -1263,10 +1347,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         return;
       case "Promoting":
         if (hardened()) {
-          const primary = await cluster.primaryReadiness.executeWithOptions(
-            { ...activityOptions.cluster, summary: "check the primary is ready" },
-            [target()],
-          );
+          const primary = await call("cluster", "primaryReadiness", "check the primary is ready");
           if (!primary.ready) {
             halt(`Waiting for the primary to be ready before traffic moves back to it: ${primary.message}`);
             return;

@@ -113,6 +113,18 @@ export function modelActivities(models: Map<string, ClusterModel>): CanaryActivi
         ? { ready: false, message: model.primaryNotReady }
         : { ready: true, message: "the primary is ready" };
     },
+    async stepReadiness(target) {
+      const model = await enter("stepReadiness", target);
+      const canaryReady = !model.canaryMissesDeadline && !model.canaryNotReadyYet;
+      return {
+        canary: canaryReady
+          ? { ready: true, message: "the canary is ready" }
+          : { ready: false, message: "the canary is not ready" },
+        primary: model.primaryNotReady
+          ? { ready: false, message: model.primaryNotReady }
+          : { ready: true, message: "the primary is ready" },
+      };
+    },
     async waitCanaryReady(target, options) {
       const model = await enter("waitCanaryReady", target);
       const started = Date.now();
@@ -189,6 +201,11 @@ export function modelActivities(models: Map<string, ClusterModel>): CanaryActivi
     },
     async recordEvent(target, event) {
       (await enter("recordEvent", target)).events.push(event);
+    },
+    async report(target, report) {
+      const model = await enter("report", target);
+      if (report.status) model.statuses.push(report.status);
+      model.events.push(...report.events);
     },
     async alert(target, alert: Alert) {
       (await enter("alert", target)).alerts.push(alert);
