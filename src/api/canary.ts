@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { DurationError, formatDuration, parseDuration, parsePrometheusDuration } from "./duration.ts";
+import { GATE_TYPES } from "./gates.ts";
 
 export const API_GROUP = "flagger.app";
 export const API_VERSION = "flagger.app/v1beta1";
@@ -140,9 +141,7 @@ export const WEBHOOK_TYPES = [
 ] as const;
 export type WebhookType = (typeof WEBHOOK_TYPES)[number];
 
-/** Webhook types that hold the rollout until they answer 2xx (or an operator approves). */
-export const GATE_TYPES = ["confirm-rollout", "confirm-traffic-increase", "confirm-promotion"] as const;
-export type GateType = (typeof GATE_TYPES)[number];
+export { GATE_TYPES, type GateType } from "./gates.ts";
 
 export const ALERT_SEVERITIES = ["info", "warn", "error"] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];

@@ -172,4 +172,14 @@ describe("prebuilt workflow bundle", () => {
     );
     assert.deepEqual(lines, [], "nothing logged above debug");
   });
+
+  it("leaves the schema library out of the canary workflow's bundle: every cached workflow evaluates the whole bundle", async () => {
+    const { bundleWorkflowCode } = await import("@temporalio/worker");
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: join(repo, "workflows/index.ts"),
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
+    assert.match(code, /canaryWorkflow/);
+    assert.doesNotMatch(code, /node_modules\/zod\//);
+  });
 });

@@ -3,8 +3,9 @@
  * to the Temporal namespace can send any payload, so the workflow checks each one, drops a
  * malformed one with a reason, and never lets it throw inside the workflow.
  */
-import { GATE_TYPES, type GateType } from "../../src/api/canary.ts";
+
 import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
+import { GATE_TYPES, type GateType } from "../../src/api/gates.ts";
 
 /** Longest `by` kept: a user or service-account name. */
 export const MAX_BY_LENGTH = 128;
