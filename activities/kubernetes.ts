@@ -306,7 +306,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
 
   async function report(target: Target, { status: update, events }: StepReport): Promise<void> {
     if (update) await syncStatus(target, update);
-    for (const event of events) await recordEvent(target, event);
+    for (const [index, event] of events.entries())
+      await recordCanaryEvent(kube, status, target.ref, event, now, index);
   }
 
   /**

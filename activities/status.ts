@@ -172,7 +172,8 @@ function key(ref: CanaryRef): string {
 
 /**
  * Records a Kubernetes Event on the Canary (`kubectl describe canary` shows it). Its name derives
- * from the activity invocation, so a retried activity records it once.
+ * from the activity invocation and the event's place in it (`index`, for an activity that records
+ * several), so a retried activity records each once.
  */
 export async function recordCanaryEvent(
   kube: KubeClient,
@@ -180,11 +181,13 @@ export async function recordCanaryEvent(
   ref: CanaryRef,
   event: CanaryEvent,
   now: () => number = Date.now,
+  index = 0,
 ): Promise<void> {
   const uid = await writer.uid(ref);
   if (uid === undefined) return;
+  const invocation = invocationId();
   const id = createHash("sha256")
-    .update(invocationId() ?? randomUUID())
+    .update(invocation === undefined ? randomUUID() : index === 0 ? invocation : `${invocation}#${index}`)
     .digest("hex")
     .slice(0, 16);
   await createCanaryEvent(kube, { ...ref, uid }, event, id, new Date(now()).toISOString());

@@ -1286,6 +1286,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     }
 
     stepDueAtMs = scheduled;
+    const planned = nextStepAtMs;
     try {
       await step();
     } catch (err) {
@@ -1295,6 +1296,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       if (hardened()) await feedQuietly({ type: "failure", reason: describeError(err) });
       else await feed({ type: "failure", reason: describeError(err) });
     }
+    // A step that outlasted its interval (calls retried through an outage) is followed by a whole
+    // interval, not by the next step at once: every weight gets its time under analysis.
+    if (lean && planned !== undefined && nextStepAtMs === planned && planned < now())
+      nextStepAtMs = now() + interval;
   }
 
   /**

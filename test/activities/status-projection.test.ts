@@ -154,4 +154,43 @@ describe("status projection", () => {
       /Warning\s+Failed\s+.*request-success-rate 93\.10 < 99/,
     );
   });
+  it("reports a step's status and its Events in one call, each Event once across retries", async () => {
+    const target = await createCanary(namespace, "reports", canarySpec("reports"));
+    const { activities } = operatorActivities();
+    const env = activityEnv();
+    const report = {
+      status: {
+        phase: "Progressing" as const,
+        canaryWeight: 20,
+        failedChecks: 1,
+        iterations: 0,
+        revision: "r2",
+        lastPromotedRevision: "r1",
+        message: "Check failed (1 of 2 allowed)",
+      },
+      events: [
+        {
+          type: "Warning" as const,
+          reason: "Progressing",
+          message: "Check failed (1 of 2 allowed): constant",
+        },
+        { type: "Normal" as const, reason: "Progressing", message: "Advance canary weight 20" },
+      ],
+    };
+    await env.run(activities.report, target, report);
+    await env.run(activities.report, target, report);
+    const events = (
+      await admin.list<{ message?: string }>(RESOURCES.events, namespace, {
+        fieldSelector: "involvedObject.name=reports",
+      })
+    ).items;
+    assert.deepEqual(
+      events.map((e) => e.message).sort(),
+      report.events.map((e) => e.message).sort(),
+      "both Events, each once",
+    );
+    const s = await status("reports");
+    assert.equal(s.phase, "Progressing");
+    assert.equal(s.canaryWeight, 20);
+  });
 });

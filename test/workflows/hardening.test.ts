@@ -233,6 +233,24 @@ describe("messages", () => {
     assert.ok(took < 2500, `the step ran ${took} ms after the canary became ready, not an interval later`);
   });
 
+  it("a step that outlasts its interval is followed by a whole interval, so every weight is analysed", async () => {
+    const canary = await world.startCanary("overran-step", canarySpec({ interval: "1s", stepWeight: 20 }));
+    await canary.revise("r2");
+    await waitFor("the first weight", async () => (canary.model.weights.includes(20) ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    // The next step waits for the canary well past its interval.
+    canary.model.canaryNotReadyYet = true;
+    await sleep(3000);
+    canary.model.canaryNotReadyYet = false;
+    await canary.settled("Succeeded");
+    const at = (weight: number) => canary.model.routeLog.find((r) => r.routes.canaryWeight === weight)?.at;
+    const [late, next] = [at(40), at(60)];
+    assert.ok(late !== undefined && next !== undefined);
+    assert.ok(next - late >= 900, `40% was analysed for ${next - late} ms before 60%, not an interval`);
+  });
+
   it("repeated interruptions cannot postpone the progress deadline", async () => {
     const canary = await world.startCanary(
       "deadline-anchor",
