@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import v8 from "node:v8";
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporalio/worker";
 import { resolvingSpecs } from "../activities/target-spec.ts";
-import { workerTuning } from "../src/worker.ts";
+import { workerTuning } from "../src/temporal/worker-tuning.ts";
 import { ClusterModel, modelActivities } from "../test/workflows/model.ts";
 import type { CanaryActivities, Target } from "../workflows/activity-port.ts";
 import type { FromWorker, ToWorker, WorkerProcessSettings } from "./scale-ipc.ts";

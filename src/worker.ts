@@ -3,11 +3,7 @@
  * `durable-canary`. Stateless; run as many as you like against one Temporal namespace.
  */
 import { ApplicationFailure, type Duration } from "@temporalio/common";
-import {
-  type NativeConnection,
-  type WorkerOptions as TemporalWorkerOptions,
-  Worker,
-} from "@temporalio/worker";
+import { type NativeConnection, Worker } from "@temporalio/worker";
 import { createCanaryActivities, type WorkloadSettings } from "../activities/index.ts";
 import { resolvingSpecs } from "../activities/target-spec.ts";
 import { shareWorkloadWatches } from "../activities/workload-watches.ts";
@@ -16,6 +12,7 @@ import { TASK_QUEUE } from "../workflows/messages.ts";
 import type { OperatorConfig } from "./config/operator.ts";
 import { createKubeClient } from "./kube/client.ts";
 import { errorMessage, type Logger } from "./log.ts";
+import { workerTuning } from "./temporal/worker-tuning.ts";
 import { loadWorkflowBundle, type WorkflowBundle } from "./temporal/workflow-bundle.ts";
 
 export { loadWorkflowBundle, type WorkflowBundle };
@@ -74,14 +71,6 @@ function lazyActivities(options: WorkerOptions): CanaryActivities {
   ) as unknown as CanaryActivities;
 }
 
-/**
- * The worker's tuning, shared with the scale benchmarks so they measure what the operator runs.
- */
-export const workerTuning = {
-  // A killed worker's cached workflows move to another worker after this instead of 10 s.
-  stickyQueueScheduleToStartTimeout: "2s",
-} satisfies Partial<TemporalWorkerOptions>;
-
 export interface WorkerOptions {
   connection: NativeConnection;
   namespace: string;
@@ -90,6 +79,8 @@ export interface WorkerOptions {
   log: Logger;
   /** Default: `durable-canary`, the queue the controller starts workflows on. */
   taskQueue?: string;
+  /** Canary workflows kept in memory; default DEFAULT_WORKFLOW_CACHE_SIZE. */
+  workflowCacheSize?: number;
   /**
    * The operator watches every namespace (no --namespace): readiness waits share one watch per
    * workload kind across all of them; else one per kind and namespace, which a Role allows.
@@ -117,6 +108,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     workflowBundle: options.workflowBundle ?? (await loadWorkflowBundle(options.log)),
     activities: resolvingSpecs(lazyActivities(options)),
     ...workerTuning,
+    maxCachedWorkflows: options.workflowCacheSize ?? workerTuning.maxCachedWorkflows,
     shutdownGraceTime: options.shutdownGraceTime ?? "30s",
   });
   const running = worker.run();

@@ -8,6 +8,7 @@ import { load } from "js-yaml";
 import { DurationError, parseDuration } from "../api/duration.ts";
 import { type OperatorConfig, parseOperatorConfig, type RunContext } from "../config/operator.ts";
 import { LOG_FORMATS, type LogFormat } from "../log.ts";
+import { DEFAULT_WORKFLOW_CACHE_SIZE } from "../temporal/worker-tuning.ts";
 
 export const ROLES = ["all", "controller", "worker"] as const;
 export type Role = (typeof ROLES)[number];
@@ -19,6 +20,7 @@ export interface RunFlags {
   namespace?: string;
   listen: string;
   taskQueue: string;
+  workflowCacheSize: number;
   stateDir?: string;
   leaderElection: boolean;
   leaderElectionNamespace?: string;
@@ -61,6 +63,13 @@ function bool(value: string): boolean {
   throw new InvalidArgumentError("must be true or false");
 }
 
+function count(value: string): number {
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < 2)
+    throw new InvalidArgumentError("must be a whole number of at least 2");
+  return parsed;
+}
+
 function ms(value: string): number {
   try {
     const parsed = parseDuration(value);
@@ -85,6 +94,12 @@ export function runOptions(command: Command): Command {
     .option("--namespace <namespace>", "watch Canaries in this namespace only (default: all namespaces)")
     .option("--listen <address>", "address of /healthz, /readyz and /metrics", ":8080")
     .option("--task-queue <name>", "Temporal task queue of the canary workflows", "durable-canary")
+    .option(
+      "--workflow-cache-size <count>",
+      "canary workflows the worker keeps in memory (about 0.3 MiB each); the others are replayed when they wake",
+      count,
+      DEFAULT_WORKFLOW_CACHE_SIZE,
+    )
     .option("--state-dir <path>", "embedded Temporal: folder of its database and log")
     .option("--no-leader-election", "run the controller without a Lease (only with a single replica)")
     .option(

@@ -124,6 +124,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
         allNamespaces: flags.namespace === undefined,
         log,
         taskQueue: flags.taskQueue,
+        workflowCacheSize: flags.workflowCacheSize,
         settings: {
           selectorLabels: config.selectorLabels,
           includeLabelPrefixes: config.includeLabelPrefixes,

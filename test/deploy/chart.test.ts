@@ -252,6 +252,7 @@ describe("charts/durable-canary", () => {
       "--log-level=warn",
       "--enable-config-tracking=false",
       `--namespace=${namespace}`,
+      "--workflow-cache-size=1000",
       "--mesh-provider=gatewayapi:v1",
       "--metrics-server=http://prometheus.monitoring:9090",
       "--cluster-name=prod-eu",

@@ -23,6 +23,13 @@ describe("run flags", () => {
     assert.equal(flags.leaderElection, true);
     assert.equal(flags.leaseDuration, 15_000);
     assert.equal(flags.crossNamespaceRefs, true);
+    assert.equal(flags.workflowCacheSize, 1000);
+  });
+
+  it("take a workflow cache size as a whole number of at least 2", () => {
+    assert.equal(parse(["--workflow-cache-size", "5000"]).workflowCacheSize, 5000);
+    for (const bad of ["1", "0", "-5", "1.5", "lots"])
+      assert.throws(() => parse(["--workflow-cache-size", bad]), /at least 2/, bad);
   });
 
   it("take Flagger's flags, over the configuration file", () => {

@@ -88,6 +88,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- with .Values.watchNamespace }}
 - {{ printf "--namespace=%v" . | quote }}
 {{- end }}
+{{- with .Values.workflowCacheSize }}
+- {{ printf "--workflow-cache-size=%v" . | quote }}
+{{- end }}
 {{- with .Values.meshProvider }}
 - {{ printf "--mesh-provider=%v" . | quote }}
 {{- end }}
