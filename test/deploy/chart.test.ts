@@ -165,7 +165,7 @@ describe("charts/durable-canary", () => {
     assert.equal(deployment.metadata?.namespace, namespace);
     const c = container(deployment);
     assert.equal(c.image, "ghcr.io/durable-canary/durable-canary:0.1.0");
-    assert.deepEqual(c.resources?.requests, { cpu: "100m", memory: "256Mi" });
+    assert.deepEqual(c.resources?.requests, { cpu: "100m", memory: "512Mi" });
     const env = envOf(deployment);
     assert.equal(env.get("TEMPORAL_ADDRESS")?.value, valueSets.address.temporal.address);
     assert.equal(env.get("TEMPORAL_NAMESPACE")?.value, "default");
