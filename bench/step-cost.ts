@@ -17,6 +17,43 @@ export interface StepCost {
   readonly localActivities: number;
   readonly events: number;
   readonly bytes: number;
+  /** Temporal Cloud actions (see temporalActions). */
+  readonly actions: number;
+}
+
+/**
+ * The Temporal Cloud actions a stretch of history costs, as Temporal Cloud counts them: each run
+ * started (a start, continue-as-new or child), timer, search attribute upsert, signal (received
+ * or sent), update and activity attempt, and one for all the local activities of a workflow task.
+ * Queries and activity heartbeats leave no event and are not counted.
+ */
+export function temporalActions(events: readonly HistoryEvent[]): number {
+  const counted = new Set<number>([
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+    EventType.EVENT_TYPE_TIMER_STARTED,
+    EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+    EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
+  ]);
+  let actions = 0;
+  let localInTask = false;
+  for (const event of events) {
+    const type = event.eventType ?? 0;
+    if (counted.has(type)) actions++;
+    // Every attempt of an activity is an action; the started event carries its attempt number.
+    if (type === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+      actions += Math.max(event.activityTaskStartedEventAttributes?.attempt ?? 1, 1);
+    if (type === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) localInTask = false;
+    const isLocal = event.markerRecordedEventAttributes?.markerName === "core_local_activity";
+    if (isLocal && !localInTask) {
+      actions++;
+      localInTask = true;
+    }
+  }
+  return actions;
 }
 
 const isAnalysisTimerFired = (event: HistoryEvent, analysisTimers: Set<string>): boolean =>
@@ -48,5 +85,6 @@ export function ordinaryStepCost(events: readonly HistoryEvent[], timerSummary: 
     localActivities: count(EventType.EVENT_TYPE_MARKER_RECORDED) / steps,
     events: spans.flat().length / steps,
     bytes: bytes / steps,
+    actions: spans.reduce((n, span) => n + temporalActions(span), 0) / steps,
   };
 }

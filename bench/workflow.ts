@@ -13,7 +13,7 @@ import { webhook } from "../test/unit/helpers/specs.ts";
 import { canarySpec, withOwnServer } from "../test/workflows/support.ts";
 import { abortUpdate, approveUpdate, skipUpdate } from "../workflows/messages.ts";
 import { log, percentile } from "./figures.ts";
-import { ordinaryStepCost } from "./step-cost.ts";
+import { ordinaryStepCost, temporalActions } from "./step-cost.ts";
 
 const { values } = parseArgs({
   options: { steps: { type: "string", default: "10" }, trials: { type: "string", default: "50" } },
@@ -69,6 +69,8 @@ await withOwnServer("bench-workflow", async (world) => {
   log(`local_activities_per_step=${cost.localActivities.toFixed(1)}`);
   log(`events_per_step=${cost.events.toFixed(1)}`);
   log(`history_bytes_per_step=${cost.bytes.toFixed(0)}`);
+  log(`temporal_actions_per_step=${cost.actions.toFixed(1)}`);
+  log(`temporal_actions_per_rollout=${temporalActions(history.events ?? [])}`);
 
   const latencies: Record<string, number[]> = { abort: [], skip: [], approve: [] };
   for (let i = 0; i < trials; i++) {
