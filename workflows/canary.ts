@@ -7,7 +7,6 @@
  */
 import {
   ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
@@ -18,8 +17,6 @@ import {
   log,
   ParentClosePolicy,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -39,13 +36,37 @@ import {
   localActivityOptions,
   type MetricResult,
   NON_RETRYABLE_ERRORS,
-  nonRetryableErrorTypes,
   type ReadinessReport,
   type StatusUpdate,
   type Target,
   type TargetMessage,
   type WebhookResult,
 } from "./activity-port.ts";
+import {
+  analysis,
+  cluster,
+  describeError,
+  effectSummary,
+  errorType,
+  isPermanent,
+  local,
+  readiness,
+  regular,
+  report,
+  routeSummary,
+  short,
+} from "./canary/calls.ts";
+import {
+  CHANGED_ATTRIBUTES_PATCH,
+  COMPACT_INPUTS_PATCH,
+  HARDENING_PATCH,
+  INTERNAL_NAMES_PATCH,
+  LEAN_STEPS_PATCH,
+  METRIC_STATUS_PATCH,
+  REPEATED_REVISION_PATCH,
+  RESYNC_STATUS_PATCH,
+  ROLLOUT_WORKFLOWS_PATCH,
+} from "./canary/patches.ts";
 import {
   type CheckedCommandInput,
   type Command,
@@ -67,10 +88,8 @@ import {
   projectStatus,
   type RolloutEvent,
   type RolloutState,
-  type Route,
   summarizeChecks,
   transition,
-  truncate,
 } from "./decisions/index.ts";
 import {
   type ApproveInput,
@@ -102,57 +121,6 @@ import {
 import { type RolloutOutcome, rolloutEndSignal, rolloutWorkflow } from "./rollout.ts";
 import { specDigest } from "./spec-digest.ts";
 
-const cluster = proxyActivities<CanaryActivityCalls>(activityOptions.cluster);
-const readiness = proxyActivities<CanaryActivityCalls>(activityOptions.readiness);
-const analysis = proxyActivities<CanaryActivityCalls>(activityOptions.analysis);
-const report = proxyActivities<CanaryActivityCalls>(activityOptions.report);
-const regular = { cluster, analysis, report };
-const local = {
-  cluster: proxyLocalActivities<CanaryActivityCalls>(localActivityOptions.cluster),
-  analysis: proxyLocalActivities<CanaryActivityCalls>(localActivityOptions.analysis),
-  report: proxyLocalActivities<CanaryActivityCalls>(localActivityOptions.report),
-};
-
-/**
- * Patches: a repeated revision message (the controller resends the current state on every start
- * and resync) is dropped on arrival instead of cutting the wait of an analysis step short; a new
- * generation or a controller's request makes the status be written again.
- */
-const REPEATED_REVISION_PATCH = "drop-repeated-revision";
-const RESYNC_STATUS_PATCH = "resync-status-on-new-spec";
-/** Patch: the status carries the last analysis's metric values, and is written when they change. */
-const METRIC_STATUS_PATCH = "metric-values-in-status";
-/**
- * Patch: nothing the workflow waits for can hold it forever. Effects that fail stay queued and are
- * retried at the next interval while messages are handled; a primary that is not ready halts a
- * step instead of blocking it; failed analysis calls are failed checks; malformed signals are
- * dropped; updates answer within a bound; initialization can be interrupted by a new revision
- * and never takes the target's revision for the primary's; a delete is best-effort and messages
- * queued behind it start the next canary of that name.
- */
-const HARDENING_PATCH = "never-stuck";
-/**
- * Patch: activities get the spec's digest instead of the spec (the worker asks for the spec by
- * the `spec` query when it has not seen it), so a long rollout's history does not hold the spec
- * in every call.
- */
-const COMPACT_INPUTS_PATCH = "compact-activity-inputs";
-/**
- * Patch: each rollout is also a workflow of its own (workflows/rollout.ts) whose close status is
- * its outcome, so the Temporal UI shows a rolled-back rollout as Failed with its reason.
- */
-const ROLLOUT_WORKFLOWS_PATCH = "rollout-workflows";
-/** Patch: search attributes are upserted only when what they show changed. */
-const CHANGED_ATTRIBUTES_PATCH = "upsert-changed-attributes";
-/** Patch: the controller's messages go by internal names; runs from before take the old ones. */
-const INTERNAL_NAMES_PATCH = "internal-message-names";
-/**
- * Patch: an ordinary analysis step is one workflow task. Its short calls (readiness, metrics,
- * webhooks, route and scale writes, promotion) are local activities, which run in the task that
- * decided them and record only their results; what a step reports (status and Events) goes out
- * in one call when the step ends. Decided once per run, at its start.
- */
-const LEAN_STEPS_PATCH = "one-task-steps";
 /** Specs the `spec` query still answers for: a retried activity may ask for the one before. */
 const KNOWN_SPECS = 4;
 
@@ -1375,50 +1343,4 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
         return;
     }
   }
-}
-
-function routeSummary(route: Route): string {
-  if (route.canaryWeight === 0)
-    return route.mirror ? "route 100% to primary, mirror to canary" : "route 100% to primary";
-  return `route ${route.canaryWeight}% to canary`;
-}
-
-/** Activity summaries are one line in the Temporal UI's timeline. */
-const short = (text: string): string => truncate(text, 100);
-
-function effectSummary(effect: Effect): string {
-  switch (effect.kind) {
-    case "setRoutes":
-      return routeSummary(effect.route);
-    case "scaleCanary":
-      return effect.to === "up" ? "scale canary up" : "scale canary to zero";
-    case "promote":
-      return "promote the canary to primary";
-    case "postRolloutHooks":
-      return "post-rollout webhooks";
-    case "finalize":
-      return effect.revert ? "finalize: revert to the target" : "finalize";
-    default:
-      return effect.kind;
-  }
-}
-
-/** Retrying cannot help: the error says what the user must fix. */
-function isPermanent(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure && cause.nonRetryable) return true;
-  const type = errorType(err);
-  return type !== undefined && (nonRetryableErrorTypes as readonly string[]).includes(type);
-}
-
-function errorType(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
-
-function describeError(err: unknown): string {
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  if (err instanceof ActivityFailure)
-    return `${err.activityType}: ${cause instanceof Error ? cause.message : String(cause)}`;
-  return err instanceof Error ? err.message : String(err);
 }
