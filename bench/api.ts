@@ -30,10 +30,13 @@ const idleSeconds = Number(values["idle-seconds"]);
 
 const world = await openBenchWorld("api", log);
 
-/** Six weight steps at a 1 s interval: five steps between the first increase and the last. */
+/**
+ * Six weight steps at a 1 s interval: five steps between the first increase and the last. The
+ * deadline leaves a busy machine time to start the canary's pods.
+ */
 const STEPS: Partial<CanarySpec> = {
   analysis: { interval: "1s", threshold: 1, stepWeight: 10, maxWeight: 60 },
-  progressDeadlineSeconds: 5,
+  progressDeadlineSeconds: 60,
 };
 
 // The test helpers connect to the world when they are loaded, so only now that it is known.
