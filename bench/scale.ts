@@ -87,13 +87,17 @@ async function rollout(world: ScaleWorld): Promise<void> {
     rss = world.rss();
     const done = records.filter((r) => r.phase === "Succeeded").length;
     if (done === count) break;
+    // Past the bound, the figures of what did happen say more than an error would.
+    if (Date.now() > deadline) {
+      log(`only ${done}/${count} canaries succeeded in time: figures below cover the route changes made`);
+      break;
+    }
     if (tick % 20 === 0) {
       const changes = records.reduce((n, r) => n + r.routes.length, 0);
       log(
         `progress: ${done}/${count} succeeded, ${changes} route changes, worker rss ${rss.workers.map(megabytes).join("/")} MB, server ${megabytes(rss.server)} MB`,
       );
     }
-    if (Date.now() > deadline) throw new Error(`only ${done}/${count} canaries succeeded in time`);
   }
 
   // Route changes after the revision: steps 1..N, then the promotion (index N).
@@ -127,6 +131,7 @@ async function rollout(world: ScaleWorld): Promise<void> {
   const lastWrite = Math.max(...writes.map((w) => w.at));
   const seconds = (lastWrite - firstSent) / 1000;
   log(`scale_canaries=${count}`);
+  log(`scale_succeeded=${records.filter((r) => r.phase === "Succeeded").length}`);
   log(`steps_per_second_due=${((count * 1000) / intervalMs).toFixed(1)}`);
   // When the workers keep up this is the demand, a lower bound on capacity; when steps lag, it is what they managed.
   log(
