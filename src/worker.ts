@@ -2,7 +2,7 @@
  * The worker process: hosts the canary workflow and its activities on task queue
  * `durable-canary`. Stateless; run as many as you like against one Temporal namespace.
  */
-import { ApplicationFailure, type Duration } from "@temporalio/common";
+import { ApplicationFailure } from "@temporalio/common";
 import { type NativeConnection, Worker } from "@temporalio/worker";
 import { createCanaryActivities, type WorkloadSettings } from "../activities/index.ts";
 import { resolvingSpecs } from "../activities/target-spec.ts";
@@ -89,7 +89,7 @@ export interface WorkerOptions {
   /** Operator-wide workload settings for the activities; Flagger's defaults where left out. */
   settings?: Partial<WorkloadSettings>;
   /** How long in-flight activities may run on after shutdown begins before they are cancelled. Default 30s. */
-  shutdownGraceTime?: Duration;
+  shutdownGraceMs?: number;
   /** Aborting it stops the worker as SIGINT/SIGTERM do: it drains in-flight tasks, then runWorker returns. */
   signal?: AbortSignal;
   /** The workflow code, when loaded ahead (loadWorkflowBundle); else runWorker loads it. */
@@ -109,7 +109,10 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     activities: resolvingSpecs(lazyActivities(options)),
     ...workerTuning,
     maxCachedWorkflows: options.workflowCacheSize ?? workerTuning.maxCachedWorkflows,
-    shutdownGraceTime: options.shutdownGraceTime ?? "30s",
+    shutdownGraceTime: options.shutdownGraceMs ?? 30_000,
+    // A stop that lands inside a workflow task running local activities may never drain with
+    // this SDK version; the worker then gives up this much later, and another takes the task.
+    shutdownForceTime: (options.shutdownGraceMs ?? 30_000) + 15_000,
   });
   const running = worker.run();
   const stop = () => {

@@ -46,7 +46,7 @@ describe("operator worker", () => {
         config: parseOperatorConfig({}),
         log,
         taskQueue,
-        shutdownGraceTime: "1s",
+        shutdownGraceMs: 1000,
         signal: stopping.signal,
       });
       const client = new Client({ connection, namespace: server.namespace });
