@@ -134,14 +134,15 @@ describe("the Temporal UI", () => {
     if (!browser) return t.skip(skipReason);
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const { runId } = await healthy.handle.describe();
+    // A step's short calls are local activities: the event history lists each with its summary.
     const text = await pageShowing(
       page,
-      "summaries in the timeline",
-      runUrl(healthy.handle.workflowId, runId, "timeline"),
+      "summaries in the event history",
+      runUrl(healthy.handle.workflowId, runId, "history"),
       (body) => body.includes("route 30% to canary"),
     );
-    assert.match(text, /setRoutes • route 30% to canary/);
-    assert.match(text, /syncStatus • status: Progressing, 30% canary/);
+    assert.match(text, /Local Activity\s+Activity Type\s+setRoutes\s+Summary\s+route 30% to canary/);
+    assert.match(text, /Activity Type\s+report\s+Summary\s+report status: Progressing, 30% canary/);
     assert.match(text, /rollout of revision r2 \(primary runs r1\)/);
     await page.screenshot({ path: join(artifacts, "workflow.png") });
   });
