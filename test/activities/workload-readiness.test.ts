@@ -197,6 +197,41 @@ describe("ready thresholds", () => {
     });
   });
 
+  it("stepReadiness reads the canary and the primary in one call, without waiting or throwing", async () => {
+    await admin.create(
+      RESOURCES.deployments,
+      namespace,
+      deployment(namespace, "lagging", 2, { neverReady: true }),
+    );
+    await waitForDeployment(
+      namespace,
+      "lagging",
+      (d) => (d.status?.updatedReplicas ?? 0) === 2,
+      "rolled out",
+    );
+    await createAvailable(deployment(namespace, "lagging-primary", 1));
+    await createAvailable(deployment(namespace, "steady", 1));
+    await createAvailable(deployment(namespace, "steady-primary", 1));
+    const { kube, activities } = operatorActivities();
+
+    const lagging = await activities.stepReadiness(targetFor("lagging"));
+    assert.equal(lagging.canary.ready, false);
+    assert.match(lagging.canary.message, /Deployment .*\/lagging: 0 of 2 replicas available/);
+    assert.deepEqual(lagging.primary, { ready: true, message: "the primary is ready" });
+
+    const steady = await kube.counter.measure(() => activities.stepReadiness(targetFor("steady")));
+    assert.deepEqual(steady.result, {
+      canary: { ready: true, message: "the canary is ready" },
+      primary: { ready: true, message: "the primary is ready" },
+    });
+    assert.deepEqual(steady.requests, { "get deployments": 2 }, "one read of each, no watch");
+
+    const absent = await activities.stepReadiness(targetFor("nowhere"));
+    assert.equal(absent.canary.ready, false);
+    assert.match(absent.canary.message, /Deployment .*\/nowhere not found/);
+    assert.match(absent.primary.message, /nowhere-primary \(the primary\) not found/);
+  });
+
   it("checkPrimaryReady fails retryably below primaryReadyThreshold", async () => {
     await admin.create(
       RESOURCES.deployments,
