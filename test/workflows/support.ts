@@ -115,7 +115,21 @@ export class WorkflowTestWorld {
   }
 
   async stopWorker(): Promise<void> {
-    this.worker?.shutdown();
+    const worker = this.worker;
+    if (!worker) return;
+    // Stop between workflow tasks: a worker stopped inside one that runs local activities does
+    // not drain with this SDK release (docs/recovery.md).
+    await waitFor(
+      "the worker between tasks",
+      async () => {
+        const status = worker.getStatus();
+        return status.numInFlightWorkflowActivations === 0 && status.numInFlightLocalActivities === 0
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
+    worker.shutdown();
     await this.running;
     this.worker = undefined;
   }
