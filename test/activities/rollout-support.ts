@@ -93,7 +93,16 @@ export class CanaryWorker {
   }
 
   async close(): Promise<void> {
-    this.#worker.shutdown();
+    // Stop between workflow tasks: a worker stopped inside one that runs local activities does
+    // not drain with this SDK release (docs/recovery.md).
+    const worker = this.#worker;
+    const busy = () => {
+      const status = worker.getStatus();
+      return status.numInFlightWorkflowActivations > 0 || status.numInFlightLocalActivities > 0;
+    };
+    for (let waited = 0; busy() && waited < 10_000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    worker.shutdown();
     await this.#running;
     await this.#workerConnection.close();
     await this.#connection.close();
