@@ -19,6 +19,7 @@ import type { CanaryActivities, Target } from "../../workflows/activity-port.ts"
 import type { canaryWorkflow } from "../../workflows/canary.ts";
 import { revisionSignal, workflowId } from "../../workflows/messages.ts";
 import { waitFor } from "../harness/process.ts";
+import { stopBetweenTasks } from "../harness/worker-stop.ts";
 import { worldEnv } from "../harness/world-env.ts";
 import { workflowBundle } from "../workflows/support.ts";
 import { admin } from "./kube-support.ts";
@@ -93,17 +94,7 @@ export class CanaryWorker {
   }
 
   async close(): Promise<void> {
-    // Stop between workflow tasks: a worker stopped inside one that runs local activities does
-    // not drain with this SDK release (docs/recovery.md).
-    const worker = this.#worker;
-    const busy = () => {
-      const status = worker.getStatus();
-      return status.numInFlightWorkflowActivations > 0 || status.numInFlightLocalActivities > 0;
-    };
-    for (let waited = 0; busy() && waited < 10_000; waited += 10)
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    worker.shutdown();
-    await this.#running;
+    await stopBetweenTasks(this.#worker, this.#running);
     await this.#workerConnection.close();
     await this.#connection.close();
   }

@@ -21,6 +21,7 @@ import type { canaryWorkflow } from "../../workflows/canary.ts";
 import { type CanaryStatusView, revisionSignal, statusQuery, workflowId } from "../../workflows/messages.ts";
 import { Supervisor, waitFor } from "../harness/process.ts";
 import { startTemporal, type TemporalServer } from "../harness/temporal.ts";
+import { stopBetweenTasks } from "../harness/worker-stop.ts";
 import { worldEnv } from "../harness/world-env.ts";
 import { spec as buildSpec } from "../unit/helpers/specs.ts";
 import { ClusterModel, modelActivities } from "./model.ts";
@@ -117,20 +118,7 @@ export class WorkflowTestWorld {
   async stopWorker(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
-    // Stop between workflow tasks: a worker stopped inside one that runs local activities does
-    // not drain with this SDK release (docs/recovery.md).
-    await waitFor(
-      "the worker between tasks",
-      async () => {
-        const status = worker.getStatus();
-        return status.numInFlightWorkflowActivations === 0 && status.numInFlightLocalActivities === 0
-          ? true
-          : undefined;
-      },
-      { timeoutMs: 10_000, intervalMs: 10 },
-    );
-    worker.shutdown();
-    await this.running;
+    await stopBetweenTasks(worker, this.running);
     this.worker = undefined;
   }
 
