@@ -16,7 +16,10 @@ before(async () => {
 });
 after(() => world.close());
 
-type Attributes = "timerStartedEventAttributes" | "workflowExecutionSignaledEventAttributes";
+type Attributes =
+  | "timerStartedEventAttributes"
+  | "workflowExecutionSignaledEventAttributes"
+  | "workflowTaskCompletedEventAttributes";
 
 async function count(canary: Canary, attributes: Attributes): Promise<number> {
   const history = await canary.handle.fetchHistory();
@@ -87,14 +90,14 @@ describe("revision messages from the controller", () => {
     const rolloutRun = (await canary.handle.describe()).runId;
     await canary.revise("r2");
     await canary.settled("Succeeded");
-    // The rollout's run continues as new: count in the new run once its first task is done.
+    // The rollout's run continues as new: count in the new run once its first task is done. A new
+    // run can show no pending workflow task before its first one is scheduled, so look for a completed one.
     await waitFor(
       "the idle run after the rollout",
       async () => {
         const described = await canary.handle.describe();
-        return described.runId !== rolloutRun && described.raw.pendingWorkflowTask === null
-          ? true
-          : undefined;
+        if (described.runId === rolloutRun || described.raw.pendingWorkflowTask !== null) return undefined;
+        return (await count(canary, "workflowTaskCompletedEventAttributes")) > 0 ? true : undefined;
       },
       { timeoutMs: 10_000, intervalMs: 100 },
     );
