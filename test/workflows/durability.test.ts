@@ -42,6 +42,8 @@ describe("worker restarts", () => {
   it("signals sent while no worker runs take effect when one starts", async () => {
     await world.startWorker();
     const canary = await world.startCanary("offline-signals", canarySpec({ stepWeight: 10, interval: "1h" }));
+    // Stopped between tasks: see the test above.
+    await canary.handle.query(statusQuery);
     await world.stopWorker();
     await canary.revise("r2");
     await canary.handle.signal(skipSignal, { by: "bob", reason: "hotfix" });

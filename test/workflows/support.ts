@@ -118,8 +118,9 @@ export class WorkflowTestWorld {
   async stopWorker(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
-    await stopBetweenTasks(worker, this.running);
+    // Forgotten first: a worker that failed to stop must not be stopped again by close().
     this.worker = undefined;
+    await stopBetweenTasks(worker, this.running);
   }
 
   async close(): Promise<void> {
