@@ -1,5 +1,5 @@
 /** Installs CustomResourceDefinitions into the test cluster and waits until they are served. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -14,11 +14,13 @@ import { waitFor } from "./process.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Routing CRDs the providers need: Gateway API HTTPRoute and Istio VirtualService/DestinationRule. */
-export const routingCrdFiles = [
-  join(here, "../data/crds/gateway-api-httproutes.yaml"),
-  join(here, "../data/crds/istio-networking.yaml"),
-];
+const routingCrdDir = join(here, "../data/crds");
+
+/** Routing CRDs the traffic providers need: every file in test/data/crds (update.ts says where each comes from). */
+export const routingCrdFiles = readdirSync(routingCrdDir)
+  .filter((file) => file.endsWith(".yaml"))
+  .sort()
+  .map((file) => join(routingCrdDir, file));
 
 /** Applies every CRD in the files (server-side apply, so re-running is harmless) and waits for Established. */
 export async function installCrds(kubeconfig: string, files: string[]): Promise<string[]> {

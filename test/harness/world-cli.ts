@@ -1,10 +1,12 @@
 /**
  * The test world for people: `npm run world:up` starts it and leaves it running, `npm run
- * world:down` stops it. State lives in .world/ at the repository root (world.env, logs, data).
+ * world:down` stops it; `up` on a running world installs the routing CRDs added since. State
+ * lives in .world/ at the repository root (world.env, logs, data).
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { installCrds, routingCrdFiles } from "./crds.ts";
 import { isAlive, stopGroups } from "./process.ts";
 import { startWorld, type WorldInfo } from "./world.ts";
 
@@ -34,7 +36,11 @@ function describe(info: WorldInfo): string {
 async function up(): Promise<void> {
   if (runningPids().length > 0) {
     const info = JSON.parse(readFileSync(join(dir, "world.json"), "utf8")) as WorldInfo;
-    console.log(`The test world is already running.\n${describe(info)}\nStop it with: npm run world:down`);
+    // CRDs added to test/data/crds since the world started are installed now.
+    const crds = await installCrds(info.kubeconfig, routingCrdFiles);
+    console.log(
+      `The test world is already running (${crds.length} routing CRDs installed).\n${describe(info)}\nStop it with: npm run world:down`,
+    );
     return;
   }
   rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,9 @@
 /**
  * Regenerates the routing CRDs the test world installs, from the Go modules pinned in
- * tools/versions.json: Gateway API's standard-channel HTTPRoute, and Istio's VirtualService and
- * DestinationRule. Run: node test/data/crds/update.ts (needs Go and the module proxy).
+ * tools/versions.json. Each source names its module, the files in it and, for a file holding
+ * many CRDs, which ones to keep. Run: node test/data/crds/update.ts [output…] (needs Go and the
+ * module proxy), then `npx biome format --write test/data/crds`; without arguments it regenerates
+ * every file.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -12,6 +14,34 @@ import { versions } from "../../../tools/catalog.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+interface Source {
+  /** The file written here. */
+  readonly output: string;
+  readonly module: string;
+  /** Key of tools/versions.json holding the module's version. */
+  readonly version: keyof typeof versions;
+  /** Paths inside the module. */
+  readonly files: readonly string[];
+  /** CRD names to keep; all CRDs of the files when absent. */
+  readonly keep?: readonly string[];
+}
+
+const sources: readonly Source[] = [
+  {
+    output: "gateway-api-httproutes.yaml",
+    module: "sigs.k8s.io/gateway-api",
+    version: "gateway-api",
+    files: ["config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"],
+  },
+  {
+    output: "istio-networking.yaml",
+    module: "istio.io/api",
+    version: "istio-api",
+    files: ["kubernetes/customresourcedefinitions.gen.yaml"],
+    keep: ["virtualservices.networking.istio.io", "destinationrules.networking.istio.io"],
+  },
+];
+
 function moduleDir(module: string, version: string): string {
   const out = execFileSync("go", ["mod", "download", "-json", `${module}@${version}`], {
     env: { ...process.env, GOFLAGS: "-mod=mod" },
@@ -19,17 +49,24 @@ function moduleDir(module: string, version: string): string {
   return (JSON.parse(out.toString()) as { Dir: string }).Dir;
 }
 
-const gateway = moduleDir("sigs.k8s.io/gateway-api", versions["gateway-api"]);
-writeFileSync(
-  join(here, "gateway-api-httproutes.yaml"),
-  readFileSync(join(gateway, "config/crd/standard/gateway.networking.k8s.io_httproutes.yaml")),
-);
-
-const istio = moduleDir("istio.io/api", versions["istio-api"]);
-const wanted = new Set(["virtualservices.networking.istio.io", "destinationrules.networking.istio.io"]);
-const docs = loadAllYaml(
-  readFileSync(join(istio, "kubernetes/customresourcedefinitions.gen.yaml"), "utf8"),
-).filter((doc) => wanted.has((doc as { metadata?: { name?: string } }).metadata?.name ?? ""));
-if (docs.length !== wanted.size)
-  throw new Error(`found ${docs.length} of the Istio CRDs ${[...wanted].join(", ")}`);
-writeFileSync(join(here, "istio-networking.yaml"), docs.map((doc) => dumpYaml(doc)).join("---\n"));
+const wanted = process.argv.slice(2);
+for (const source of sources) {
+  if (wanted.length > 0 && !wanted.includes(source.output)) continue;
+  const dir = moduleDir(source.module, versions[source.version]);
+  const [only] = source.files;
+  if (!source.keep && source.files.length === 1 && only !== undefined) {
+    // A file of CRDs alone is kept byte for byte.
+    writeFileSync(join(here, source.output), readFileSync(join(dir, only)));
+    process.stdout.write(`${source.output}: ${only}\n`);
+    continue;
+  }
+  const docs = source.files.flatMap((file) => loadAllYaml(readFileSync(join(dir, file), "utf8")));
+  const crds = docs.filter((doc) => (doc as { kind?: string } | null)?.kind === "CustomResourceDefinition");
+  const name = (doc: unknown) => (doc as { metadata?: { name?: string } }).metadata?.name ?? "";
+  const kept = source.keep ? crds.filter((doc) => source.keep?.includes(name(doc))) : crds;
+  if (source.keep && kept.length !== source.keep.length) {
+    throw new Error(`${source.module}: found ${kept.length} of the CRDs ${source.keep.join(", ")}`);
+  }
+  writeFileSync(join(here, source.output), kept.map((doc) => dumpYaml(doc)).join("---\n"));
+  process.stdout.write(`${source.output}: ${kept.map(name).join(", ")}\n`);
+}
