@@ -19,7 +19,7 @@ import { redact } from "../../src/net/redact.ts";
 import type { MetricResult, Target } from "../../workflows/activity-port.ts";
 import { HttpFailure } from "../analysis-http.ts";
 import { AnalysisResourceError, type AnalysisResources } from "../analysis-resources.ts";
-import { BUILTIN_UNITS, builtinProviders, builtinQuery } from "./builtin.ts";
+import { BUILTIN_UNITS, builtinQuery } from "./builtin.ts";
 import { type MetricProvider, MetricQueryError } from "./provider.ts";
 import { createMetricProvider } from "./registry.ts";
 import { renderTemplate, TemplateError, type TemplateVariables } from "./template.ts";
@@ -130,14 +130,14 @@ async function planQuery(metric: ResolvedMetric, target: Target, deps: MetricsDe
     return { provider: prometheus(), query: render(metric.query, variables, "the metric's query"), unit: "" };
   }
   if (metric.builtin !== undefined) {
-    const query = builtinQuery(target.spec.provider, metric.builtin, variables);
-    if (query === undefined) {
+    const builtin = builtinQuery(target.spec.provider, metric.builtin, variables);
+    if ("missing" in builtin) {
       throw new MetricQueryError(
         "config",
-        `the builtin metric has no query for provider ${target.spec.provider} (it has for ${builtinProviders().join(", ")}): use a MetricTemplate`,
+        `the builtin metric for provider ${target.spec.provider} cannot be queried: ${builtin.missing}`,
       );
     }
-    return { provider: prometheus(), query, unit: BUILTIN_UNITS[metric.builtin] };
+    return { provider: prometheus(), query: builtin.query, unit: BUILTIN_UNITS[metric.builtin] };
   }
   throw new MetricQueryError(
     "config",
