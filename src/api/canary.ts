@@ -649,12 +649,6 @@ const CANARY_SPEC_RULES: readonly CelRule[] = [
     fieldPath: ".provider",
   },
   {
-    rule: `!has(self.provider) || self.provider in ${celList(SUPPORTED_PROVIDERS)}`,
-    message: `this provider is not supported yet: set provider to one of ${SUPPORTED_PROVIDERS.join(", ")}`,
-    messageExpression: `'provider ' + self.provider + ' is not supported yet: set provider to one of ${SUPPORTED_PROVIDERS.join(", ")}'`,
-    fieldPath: ".provider",
-  },
-  {
     rule: "!(self.targetRef.kind == 'DaemonSet' && has(self.autoscalerRef))",
     message:
       "autoscalerRef cannot be used with a DaemonSet target (DaemonSets have no replicas to scale): remove autoscalerRef",
