@@ -1,5 +1,6 @@
 /**
- * Gateway API (`gatewayapi:v1`): one HTTPRoute named after the apex Service, attached to
+ * Gateway API (`gatewayapi:v1`, and `gatewayapi:v1beta1` for clusters whose Gateway
+ * implementation serves only that version, or Linkerd's Gateway API path): one HTTPRoute named after the apex Service, attached to
  * `service.gatewayRefs`, whose rule splits traffic between the primary and canary Services by
  * backendRef weight. A/B testing adds a rule in front that sends requests matching
  * `analysis.match` to the canary; mirroring adds a RequestMirror filter; session affinity adds
@@ -10,15 +11,13 @@
 import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
 import { serviceNames } from "../../src/api/defaults.ts";
 import type { KubeObject } from "../../src/kube/client.ts";
-import { RESOURCES } from "../../src/kube/resources.ts";
+import { apiVersionOf, RESOURCES, type ResourceType } from "../../src/kube/resources.ts";
 import type { Routes } from "../../workflows/activity-port.ts";
 import { routeTo } from "../../workflows/decisions/routes.ts";
 import { withoutTooling } from "../workload-primary.ts";
 import { combine, type GatewayMatch, mergeGateway, toGatewayMatch } from "./match.ts";
 import { compact, ObjectRouter, type RouterContext } from "./router.ts";
 import { cookieRoutes, type StickyCookie, type StickySessions, stickySessions } from "./session-affinity.ts";
-
-export const GATEWAY_PROVIDER = "gatewayapi:v1";
 
 interface BackendRef {
   readonly name: string;
@@ -91,12 +90,13 @@ export function buildHttpRoute(
   namespace: string,
   routes: Routes,
   revision?: string,
+  type: ResourceType = RESOURCES.httpRoutes,
 ): KubeObject {
   const names = serviceNames(spec);
   const sticky = stickySessions(spec, revision, routes);
   const port = spec.service.port;
   const serviceMatches = (spec.service.match ?? []).map((m, i) =>
-    toGatewayMatch(m, `service.match[${i}]`, GATEWAY_PROVIDER),
+    toGatewayMatch(m, `service.match[${i}]`, spec.provider),
   );
   const common = serviceFilters(spec);
   const timeouts = compact({ request: spec.service.timeout, backendRequest: spec.service.backendTimeout });
@@ -138,7 +138,7 @@ export function buildHttpRoute(
       ? [
           rule(
             combine(
-              spec.analysis.match.map((m, i) => toGatewayMatch(m, `analysis.match[${i}]`, GATEWAY_PROVIDER)),
+              spec.analysis.match.map((m, i) => toGatewayMatch(m, `analysis.match[${i}]`, spec.provider)),
               serviceMatches,
               mergeGateway,
             ),
@@ -161,8 +161,8 @@ export function buildHttpRoute(
           rule(serviceMatches, routes, sticky),
         ];
   return {
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
+    apiVersion: apiVersionOf(type),
+    kind: type.kind,
     metadata: {
       name: names.apex,
       namespace,
@@ -190,14 +190,19 @@ export function parseHttpRoute(spec: ResolvedCanarySpec, route: KubeObject): Rou
   return { primaryWeight: weight(names.primary), canaryWeight: weight(names.canary), mirror };
 }
 
-export const gatewayApiRouter = new ObjectRouter(
-  (ctx: RouterContext) => ({
-    weighted: {
-      type: RESOURCES.httpRoutes,
-      name: serviceNames(ctx.spec).apex,
-      build: (routes: Routes) => buildHttpRoute(ctx.spec, ctx.namespace, routes, ctx.revision),
-    },
-    others: [],
-  }),
-  (ctx, object) => parseHttpRoute(ctx.spec, object),
-);
+function httpRouteRouter(type: ResourceType): ObjectRouter {
+  return new ObjectRouter(
+    (ctx: RouterContext) => ({
+      weighted: {
+        type,
+        name: serviceNames(ctx.spec).apex,
+        build: (routes: Routes) => buildHttpRoute(ctx.spec, ctx.namespace, routes, ctx.revision, type),
+      },
+      others: [],
+    }),
+    (ctx, object) => parseHttpRoute(ctx.spec, object),
+  );
+}
+
+export const gatewayApiRouter = httpRouteRouter(RESOURCES.httpRoutes);
+export const gatewayApiV1beta1Router = httpRouteRouter(RESOURCES.httpRoutesV1beta1);

@@ -1,14 +1,15 @@
 /** The router for a Canary's provider: `spec.provider`, already defaulted to the operator's. */
 import { type Provider, SUPPORTED_PROVIDERS, type SupportedProvider } from "../../src/api/canary.ts";
 import { invalidSpec } from "../errors.ts";
-import { GATEWAY_PROVIDER, gatewayApiRouter } from "./gatewayapi.ts";
+import { gatewayApiRouter, gatewayApiV1beta1Router } from "./gatewayapi.ts";
 import { istioRouter } from "./istio.ts";
 import { kubernetesRouter } from "./kubernetes.ts";
 import type { Router } from "./router.ts";
 
 // Keyed by the supported list, which validation also reads: a router cannot exist unlisted or lack one.
 const routers: Record<SupportedProvider, Router> = {
-  [GATEWAY_PROVIDER]: gatewayApiRouter,
+  "gatewayapi:v1": gatewayApiRouter,
+  "gatewayapi:v1beta1": gatewayApiV1beta1Router,
   istio: istioRouter,
   kubernetes: kubernetesRouter,
 };

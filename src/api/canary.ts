@@ -68,6 +68,7 @@ export type Provider = (typeof PROVIDERS)[number];
  */
 export const SUPPORTED_PROVIDERS = [
   "gatewayapi:v1",
+  "gatewayapi:v1beta1",
   "istio",
   "kubernetes",
 ] as const satisfies readonly Provider[];

@@ -289,13 +289,12 @@ function checkNames(spec: CanarySpec, findings: Findings): void {
   }
 }
 
-const GATEWAY_PROVIDER: SupportedProvider = "gatewayapi:v1";
 /** Gateway API's Duration (GEP-2257): whole numbers of h, m, s or ms, at most four of them. */
 const GATEWAY_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
 
 /** The Gateway API takes route timeouts in its own duration format, the request's bounding the backend's. */
 function checkRouteTimeouts(spec: CanarySpec, provider: Provider, findings: Findings): void {
-  if (provider !== GATEWAY_PROVIDER) return;
+  if (!provider.startsWith("gatewayapi:")) return;
   const { timeout, backendTimeout } = spec.service;
   for (const [field, value] of [
     ["timeout", timeout],
@@ -303,7 +302,7 @@ function checkRouteTimeouts(spec: CanarySpec, provider: Provider, findings: Find
   ] as const) {
     if (value !== undefined && !GATEWAY_DURATION.test(value)) {
       findings.error(
-        `service.${field} must be a Gateway API duration for provider ${GATEWAY_PROVIDER} (whole numbers with h, m, s or ms, such as "30s" or "1m30s"), got ${JSON.stringify(value)}`,
+        `service.${field} must be a Gateway API duration for provider ${provider} (whole numbers with h, m, s or ms, such as "30s" or "1m30s"), got ${JSON.stringify(value)}`,
       );
     }
   }

@@ -34,6 +34,7 @@ export const RESOURCES = {
     "HorizontalPodAutoscaler",
   ),
   httpRoutes: resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
+  httpRoutesV1beta1: resource("gateway.networking.k8s.io", "v1beta1", "httproutes", "HTTPRoute"),
   virtualServices: resource("networking.istio.io", "v1beta1", "virtualservices", "VirtualService"),
   destinationRules: resource("networking.istio.io", "v1beta1", "destinationrules", "DestinationRule"),
 } as const satisfies Record<string, ResourceType>;

@@ -266,3 +266,53 @@ describe("gatewayapi:v1 router", () => {
     );
   });
 });
+
+describe("gatewayapi:v1beta1 router", () => {
+  it("writes the same HTTPRoute through the v1beta1 API: one request per step, nothing when unchanged, deleted on finalize", async () => {
+    await workload("beta");
+    const target = await createCanary(
+      namespace,
+      "beta",
+      canarySpec("beta", {
+        provider: "gatewayapi:v1beta1",
+        revertOnDeletion: true,
+        service: { port: 80, targetPort: 8080, gatewayRefs: [{ name: "public", namespace: "gateways" }] },
+        analysis: { interval: "1s", stepWeight: 20, maxWeight: 60 },
+      }),
+    );
+    const { kube, activities } = operatorActivities();
+    await activities.initialize(target);
+    assert.deepEqual(await activities.getRoutes(target), routeTo(0));
+
+    const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(20)));
+    assert.deepEqual(step.requests, { "patch httproutes": 1 }, "one request per step");
+    const written = await admin.get<
+      HttpRoute & { metadata: { managedFields?: { manager?: string; apiVersion?: string }[] } }
+    >(RESOURCES.httpRoutesV1beta1, namespace, "beta");
+    assert.deepEqual(
+      written.spec.rules[0]?.backendRefs.map((b) => [b.name, b.weight]),
+      [
+        ["beta-primary", 80],
+        ["beta-canary", 20],
+      ],
+    );
+    assert.ok(
+      written.metadata.managedFields?.some(
+        (f) => f.manager !== "test-user" && f.apiVersion === "gateway.networking.k8s.io/v1beta1",
+      ),
+      "the operator applied it as v1beta1",
+    );
+    const again = await kube.counter.measure(() => activities.setRoutes(target, routeTo(20)));
+    assert.equal(again.requests["patch httproutes"], 1);
+    assert.equal(
+      (await route("beta")).metadata.resourceVersion,
+      written.metadata.resourceVersion,
+      "unchanged: no write",
+    );
+
+    await activities.setRoutes(target, routeTo(0));
+    assert.deepEqual(await activities.getRoutes(target), routeTo(0), "rolled back: all on the primary");
+    await activities.finalize(target, true);
+    assert.equal(await admin.find(RESOURCES.httpRoutesV1beta1, namespace, "beta"), undefined);
+  });
+});

@@ -329,21 +329,14 @@ const canaryCases: Case[] = [
   {
     title: "provider not supported yet",
     input: canary({}, { provider: "nginx" }),
-    errors: ["provider nginx is not supported yet: set provider to one of gatewayapi:v1, istio, kubernetes"],
+    errors: ["provider nginx is not supported yet: set provider to one of gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes"],
   },
   {
     title: "operator default provider not supported yet",
     input: canary(),
     defaultProvider: "linkerd",
     errors: [
-      "provider is unset and the operator's default provider linkerd is not supported yet: set provider to one of gatewayapi:v1, istio, kubernetes, or change the operator's --mesh-provider",
-    ],
-  },
-  {
-    title: "Gateway API v1beta1 not supported yet",
-    input: canary({}, { provider: "gatewayapi:v1beta1" }),
-    errors: [
-      "provider gatewayapi:v1beta1 is not supported yet: set provider to one of gatewayapi:v1, istio, kubernetes",
+      "provider is unset and the operator's default provider linkerd is not supported yet: set provider to one of gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, or change the operator's --mesh-provider",
     ],
   },
   {
