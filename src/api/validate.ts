@@ -167,7 +167,7 @@ class Findings {
 function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, findings: Findings): void {
   const provider = spec.provider ?? defaultProvider ?? DEFAULTS.provider;
   checkProvider(provider, spec.provider !== undefined, findings);
-  checkMeshFields(spec, provider, findings);
+  checkProviderFields(spec, provider, findings);
   checkNames(spec, findings);
   checkRouteTimeouts(spec, provider, findings);
   checkHeaderNames(spec.service.match, "service.match", findings);
@@ -219,20 +219,33 @@ function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, fi
   }
 }
 
-/** Fields only meshes not supported yet read: accepted as in Flagger, but the author should know. */
-const MESH_ONLY_FIELDS: readonly [string, (spec: CanarySpec) => unknown, string][] = [
-  ["service.meshName", (spec) => spec.service.meshName, "appmesh"],
-  ["service.backends", (spec) => spec.service.backends, "appmesh"],
-  ["upstreamRef", (spec) => spec.upstreamRef, "gloo"],
+/** Fields only some providers read: accepted as in Flagger, but the author should know. */
+const PROVIDER_FIELDS: readonly [string, (spec: CanarySpec) => unknown, readonly string[]][] = [
+  ["service.meshName", (spec) => spec.service.meshName, ["appmesh"]],
+  ["service.backends", (spec) => spec.service.backends, ["appmesh"]],
+  ["upstreamRef", (spec) => spec.upstreamRef, ["gloo"]],
+  ["ingressRef", (spec) => spec.ingressRef, ["nginx", "skipper"]],
+  ["routeRef", (spec) => spec.routeRef, ["apisix"]],
 ];
 
-function checkMeshFields(spec: CanarySpec, provider: Provider, findings: Findings): void {
-  for (const [field, read, mesh] of MESH_ONLY_FIELDS) {
-    if (read(spec) !== undefined && !provider.startsWith(mesh)) {
+/** What a provider routes from: the user's own object, which its router copies or extends. */
+const REQUIRED_REFS: Partial<Record<Provider, [string, (spec: CanarySpec) => unknown, string]>> = {
+  nginx: ["ingressRef", (spec) => spec.ingressRef, "the Ingress that routes to the apex Service"],
+  skipper: ["ingressRef", (spec) => spec.ingressRef, "the Ingress that routes to the apex Service"],
+  apisix: ["routeRef", (spec) => spec.routeRef, "the ApisixRoute that routes to the apex Service"],
+};
+
+function checkProviderFields(spec: CanarySpec, provider: Provider, findings: Findings): void {
+  for (const [field, read, providers] of PROVIDER_FIELDS) {
+    if (read(spec) !== undefined && !providers.some((p) => provider.startsWith(p))) {
       findings.warn(
-        `${field} is read by provider ${mesh} only, which is not supported yet, so it has no effect: remove it`,
+        `${field} is read by provider ${providers.join(" and ")} only, so it has no effect with provider ${provider}: remove it`,
       );
     }
+  }
+  const required = REQUIRED_REFS[provider];
+  if (required && required[1](spec) === undefined) {
+    findings.error(`provider ${provider} needs ${required[0]}: set it to ${required[2]}`);
   }
 }
 

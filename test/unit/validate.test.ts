@@ -374,7 +374,15 @@ describe("validateCanary: warnings for accepted but inert fields", () => {
     [
       "a field only App Mesh reads",
       rawSpec({ stepWeight: 10 }, { service: { port: 80, meshName: "global" } }),
-      "service.meshName is read by provider appmesh only, which is not supported yet, so it has no effect: remove it",
+      "service.meshName is read by provider appmesh only, so it has no effect with provider istio: remove it",
+    ],
+    [
+      "an ingressRef the provider does not read",
+      rawSpec(
+        { stepWeight: 10 },
+        { ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "web" } },
+      ),
+      "ingressRef is read by provider nginx and skipper only, so it has no effect with provider istio: remove it",
     ],
     [
       "kubernetes provider without iterations",
