@@ -1,6 +1,6 @@
 /**
  * The objects analysis reads from the cluster: MetricTemplates, AlertProviders and the Secrets they
- * reference. Metrics and alerts depend on this small interface, not on a Kubernetes client, so the
+ * reference, and a Knative target's latest revision (its builtin metrics' series are named after it). Metrics and alerts depend on this small interface, not on a Kubernetes client, so the
  * worker can hand in whichever client it shares and tests can hand in plain objects.
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
@@ -14,6 +14,8 @@ export interface AnalysisResources {
   alertProvider(namespace: string, name: string): Promise<unknown>;
   /** The Secret's data decoded as UTF-8, or undefined if there is none. */
   secret(namespace: string, name: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /** The Knative Service's `status.latestCreatedRevisionName`, or undefined if it has none. */
+  latestKnativeRevision(namespace: string, name: string): Promise<string | undefined>;
 }
 
 /** A read the cluster refused or could not answer; the message says what to fix. */
@@ -61,6 +63,20 @@ export function kubeAnalysisResources(kc: KubeConfig): AnalysisResources {
       }
       // stringData is write-only on a real API server, but an object built by hand may carry it.
       return { ...data, ...(secret.stringData ?? {}) };
+    },
+    async latestKnativeRevision(namespace, name) {
+      const service = await orUndefined(
+        () =>
+          custom.getNamespacedCustomObject({
+            group: "serving.knative.dev",
+            version: "v1",
+            namespace,
+            plural: "services",
+            name,
+          }) as Promise<{ status?: { latestCreatedRevisionName?: string } }>,
+        { verb: "get", resource: "services.serving.knative.dev", kind: "Knative Service", namespace, name },
+      );
+      return service?.status?.latestCreatedRevisionName;
     },
   };
 }

@@ -17,7 +17,6 @@ export {
   type KubernetesActivities,
   type KubernetesActivityDeps,
 } from "./kubernetes.ts";
-export { SUPPORTED_PROVIDERS } from "./routing/registry.ts";
 export type { WorkloadSettings } from "./workload.ts";
 
 export interface CanaryActivityDeps extends Omit<KubernetesActivityDeps, "kube"> {

@@ -33,6 +33,7 @@ import { PRIMARY_ONLY, sameRoute } from "../workflows/decisions/routes.ts";
 import { waitBudgetMs, waitControl } from "./activity-context.ts";
 import { applyPrimaryAutoscaler } from "./autoscaler.ts";
 import { deadlineExceeded, guarded, notReady } from "./errors.ts";
+import { createKnativeTargetActivities, isKnativeTarget } from "./knative-target.ts";
 import { adopt, type CanaryObject, checkWritable, identityOf, readCanary } from "./ownership.ts";
 import { routerFor } from "./routing/registry.ts";
 import type { RouterContext } from "./routing/router.ts";
@@ -130,6 +131,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     revision: target.revision,
     settings,
   });
+  const knative = createKnativeTargetActivities({ kube, now, routing });
 
   /** Waits (bounded by the activity's own timeout) for a workload, or fails retryably to try again. */
   async function awaitReady(options: Omit<WaitOptions, "control" | "now" | "budgetMs">): Promise<void> {
@@ -151,6 +153,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     if (spec.revertOnDeletion && !canary.metadata.finalizers?.includes(CANARY_FINALIZER)) {
       await addCanaryFinalizer(kube, namespace, ref.name);
     }
+    if (isKnativeTarget(spec)) return knative.initialize(target, owner);
     const workload = await readTarget(kube, namespace, spec);
     const label = targetLabel(workload, settings);
     const { kind } = spec.targetRef;
@@ -189,6 +192,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
   }
 
   async function primaryReadiness(target: Target): Promise<ReadinessReport> {
+    if (isKnativeTarget(target.spec)) return knative.primaryReadiness(target);
     const { spec } = target;
     const { kind } = spec.targetRef;
     const where = `${target.ref.namespace}/${primaryName(spec.targetRef.name)}`;
@@ -213,6 +217,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
   }
 
   async function canaryReadiness(target: Target): Promise<ReadinessReport> {
+    if (isKnativeTarget(target.spec)) return knative.canaryReadiness(target);
     const { kind, name } = target.spec.targetRef;
     const workload = await kube.find<Workload>(workloadType(kind), target.ref.namespace, name);
     // waitCanaryReady, which the workflow falls back to, says what is missing and when to give up.
@@ -236,6 +241,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
   }
 
   async function waitCanaryReady(target: Target, options: WaitReadyOptions = {}): Promise<void> {
+    if (isKnativeTarget(target.spec)) return knative.waitCanaryReady(target, options);
     const { ref, spec } = target;
     const control = waitControl(now());
     const deadlineSeconds = spec.progressDeadlineSeconds;
@@ -261,6 +267,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
 
   async function scaleCanary(target: Target, to: "zero" | "desired"): Promise<void> {
     const { ref, spec } = target;
+    // Knative scales every revision itself, to zero when it gets no traffic.
+    if (isKnativeTarget(spec)) return;
     if (to === "zero") await scaleToZero(kube, spec.targetRef.kind, ref.namespace, spec.targetRef.name);
     else await scaleToDesired(kube, ref.namespace, spec);
   }
@@ -274,6 +282,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
   }
 
   async function promote(target: Target): Promise<void> {
+    if (isKnativeTarget(target.spec)) return knative.promote(target);
     const { ref, spec } = target;
     const namespace = ref.namespace;
     const owner = identityOf(await readCanary(kube, ref));
@@ -322,9 +331,12 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
       const canary = await kube.find<CanaryObject>(RESOURCES.canaries, namespace, ref.name);
       // Without the Canary nothing can be told apart as its own; only what was taken over is given back.
       const owner: CanaryIdentity = canary ? identityOf(canary) : { name: ref.name, uid: "" };
-      const workload = await scaledUpTarget(target);
-      const revertTo = workload && { label: targetLabel(workload, settings), workload };
-      await revertApexService(kube, namespace, spec, revertTo, owner);
+      // A Knative Service's revisions keep running and it has no apex Service: only its traffic goes back.
+      if (!isKnativeTarget(spec)) {
+        const workload = await scaledUpTarget(target);
+        const revertTo = workload && { label: targetLabel(workload, settings), workload };
+        await revertApexService(kube, namespace, spec, revertTo, owner);
+      }
       await routerFor(spec.provider).finalize(routing(target), owner);
     }
     await removeCanaryFinalizer(kube, namespace, ref.name);

@@ -26,6 +26,9 @@ export interface Versions {
   /** Versions of the Go modules the routing CRDs in test/data/crds come from. */
   "gateway-api": string;
   "istio-api": string;
+  "knative-serving": string;
+  contour: string;
+  traefik: string;
 }
 
 export const versions: Versions = JSON.parse(readFileSync(join(toolsDir, "versions.json"), "utf8"));

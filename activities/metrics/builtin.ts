@@ -7,9 +7,10 @@
  *   histogram, the mean where it exports only a sum and a count, as Flagger does).
  * Two deliberate differences from Flagger: a canary that answered nothing but 5xx has no
  * success series, and that is 0% (`or vector(0)`), not "no data"; and where a series is named
- * after a Kubernetes Service (Traefik, Gloo, Kuma) the query uses `service.name`, which is what
- * the data plane labels, where Flagger uses the target's name (the same unless service.name is
- * set). Istio's queries are the ones durable-canary always had.
+ * after a Kubernetes Service, or after a route the router names after it (Traefik, Gloo, Kuma,
+ * APISIX), the query uses `service.name`, which is what the data plane labels, where Flagger
+ * uses the target's name (the same unless service.name is set). Istio's queries are the ones
+ * durable-canary always had.
  */
 import type { BuiltinMetric, Provider } from "../../src/api/canary.ts";
 
@@ -237,9 +238,9 @@ function osm(vars: BuiltinQueryVariables): Observer {
   };
 }
 
-/** APISIX names the canary's route `<namespace>_<routeRef>-<target>-canary_<n>`. */
+/** APISIX names the canary's route `<namespace>_<routeRef>-<service>-canary_<n>` (the router's copy of the user's route). */
 function apisix(vars: BuiltinQueryVariables): Observer {
-  const route = `route=~${quote(`${escapeRegex(`${vars.namespace}_${vars.route ?? ""}-${vars.target}-canary_`)}.+`)}`;
+  const route = `route=~${quote(`${escapeRegex(`${vars.namespace}_${vars.route ?? ""}-${vars.service}-canary_`)}.+`)}`;
   return {
     requests: { name: "apisix_http_status", labels: [route] },
     ok: 'code!~"5.."',

@@ -107,7 +107,11 @@ async function planQuery(metric: ResolvedMetric, target: Target, deps: MetricsDe
     target: target.spec.targetRef.name,
     service: target.spec.service.name,
     ingress: target.spec.ingressRef?.name,
-    route: target.spec.routeRef?.name,
+    route:
+      // Knative's series are named after revisions: the canary is the Service's latest.
+      target.spec.provider === "knative" && metric.builtin !== undefined
+        ? await deps.resources.latestKnativeRevision(target.ref.namespace, target.spec.targetRef.name)
+        : target.spec.routeRef?.name,
     interval: metric.interval,
     variables: metric.templateVariables,
   };

@@ -69,8 +69,11 @@ export class ObjectRouter implements Router {
     const { weighted, others } = this.#objects(ctx);
     for (const object of [...others, weighted]) {
       const existing = await ctx.kube.find(object.type, ctx.namespace, object.name);
+      // Owned or already taken over, the object carries the rollout's weights: keep them (promotion
+      // reconciles before the primary has rolled out). A first take-over starts at 100/0.
       let routes = PRIMARY_ONLY;
-      if (existing && isManaged(existing, owner) && object === weighted) routes = this.#parse(ctx, existing);
+      const ours = existing && (isManaged(existing, owner) || originalOf(existing) !== undefined);
+      if (existing && ours && object === weighted) routes = this.#parse(ctx, existing);
       if (existing) await recordOriginal(ctx.kube, object.type, existing, owner, { spec: existing.spec });
       const applied = await ctx.kube.apply(object.type, ctx.namespace, object.name, object.build(routes));
       if (!existing) await adopt(ctx.kube, object.type, applied, owner);

@@ -28,8 +28,13 @@ export const CANARY_PHASES = [
 ] as const;
 export type CanaryPhase = (typeof CANARY_PHASES)[number];
 
-export const TARGET_KINDS = ["Deployment", "DaemonSet"] as const;
+/** Kinds of target: workloads, and Knative Services (`serving.knative.dev/v1`, provider knative only). */
+export const TARGET_KINDS = ["Deployment", "DaemonSet", "Service"] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
+/** The targets that are workloads: the operator creates a primary copy of them. */
+export type WorkloadKind = Exclude<TargetKind, "Service">;
+/** The API of the one Service kind a Canary can target: Knative's. */
+export const KNATIVE_SERVICE_API_VERSION = "serving.knative.dev/v1";
 
 export const AUTOSCALER_KINDS = ["HorizontalPodAutoscaler", "ScaledObject"] as const;
 /** The autoscaler kinds the primary gets a copy of today; the others are "not supported yet". */
@@ -37,7 +42,7 @@ export const SUPPORTED_AUTOSCALER_KINDS = [
   "HorizontalPodAutoscaler",
 ] as const satisfies readonly (typeof AUTOSCALER_KINDS)[number][];
 
-/** Traffic providers, as Flagger names them. */
+/** Traffic providers, as Flagger names them: each has a router in activities/routing/registry.ts. */
 export const PROVIDERS = [
   "apisix",
   "appmesh",
@@ -60,19 +65,6 @@ export const PROVIDERS = [
   "traefik",
 ] as const;
 export type Provider = (typeof PROVIDERS)[number];
-
-/**
- * The providers durable-canary routes traffic for today (each has a router in
- * activities/routing/registry.ts). Flagger's other names still parse, so validation can answer
- * "not supported yet" rather than "unknown".
- */
-export const SUPPORTED_PROVIDERS = [
-  "gatewayapi:v1",
-  "gatewayapi:v1beta1",
-  "istio",
-  "kubernetes",
-] as const satisfies readonly Provider[];
-export type SupportedProvider = (typeof SUPPORTED_PROVIDERS)[number];
 
 const SECOND_MS = 1000;
 const HOUR_MS = 3600 * SECOND_MS;

@@ -13,14 +13,13 @@ import {
   GATE_TYPES,
   HTTP_TOKEN,
   type HttpMatch,
+  KNATIVE_SERVICE_API_VERSION,
   LIMITS,
   type MetricTemplateSpec,
   MetricTemplateSpecSchema,
   NAME_RULES,
   type Provider,
   SUPPORTED_AUTOSCALER_KINDS,
-  SUPPORTED_PROVIDERS,
-  type SupportedProvider,
 } from "./canary.ts";
 import {
   applyDefaults,
@@ -166,9 +165,12 @@ class Findings {
 
 function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, findings: Findings): void {
   const provider = spec.provider ?? defaultProvider ?? DEFAULTS.provider;
-  checkProvider(provider, spec.provider !== undefined, findings);
   checkProviderFields(spec, provider, findings);
-  checkNames(spec, findings);
+  if (spec.targetRef.kind === "Service" || provider === "knative") {
+    checkKnativeTarget(spec, provider, findings);
+  } else {
+    checkNames(spec, findings);
+  }
   checkRouteTimeouts(spec, provider, findings);
   checkHeaderNames(spec.service.match, "service.match", findings);
   const scalerKind = spec.autoscalerRef?.kind;
@@ -249,14 +251,36 @@ function checkProviderFields(spec: CanarySpec, provider: Provider, findings: Fin
   }
 }
 
-function checkProvider(provider: Provider, explicit: boolean, findings: Findings): void {
-  if ((SUPPORTED_PROVIDERS as readonly string[]).includes(provider)) return;
-  const supported = SUPPORTED_PROVIDERS.join(", ");
-  findings.error(
-    explicit
-      ? `provider ${provider} is not supported yet: set provider to one of ${supported}`
-      : `provider is unset and the operator's default provider ${provider} is not supported yet: set provider to one of ${supported}, or change the operator's --mesh-provider`,
-  );
+/**
+ * A Knative Service is routed by its own revisions (no primary copy, no Services, no scaling):
+ * it takes provider knative, and provider knative takes nothing else. Its name gets no `-primary`
+ * copies, so only the API server's own rules apply to it.
+ */
+function checkKnativeTarget(spec: CanarySpec, provider: Provider, findings: Findings): void {
+  const { apiVersion, kind } = spec.targetRef;
+  if (kind !== "Service") {
+    findings.error(
+      spec.provider === undefined
+        ? `provider is unset and the operator's default provider knative routes Knative Services only, but targetRef is a ${kind}: set provider to one that routes it`
+        : `provider knative routes Knative Services only, but targetRef is a ${kind}: point targetRef at a Knative Service (apiVersion ${KNATIVE_SERVICE_API_VERSION}, kind Service), or choose another provider`,
+    );
+    return;
+  }
+  if (apiVersion !== KNATIVE_SERVICE_API_VERSION) {
+    findings.error(
+      `targetRef.kind Service names a Knative Service only (a Kubernetes Service cannot be a target): set targetRef.apiVersion to ${KNATIVE_SERVICE_API_VERSION}, or point targetRef at the Deployment or DaemonSet behind the Service`,
+    );
+  }
+  if (provider !== "knative") {
+    findings.error(
+      `targetRef is a Knative Service, which only provider knative routes: set provider to knative (got ${provider})`,
+    );
+  }
+  if (spec.autoscalerRef !== undefined) {
+    findings.error(
+      "autoscalerRef cannot be used with a Knative Service target (Knative scales its revisions itself): remove autoscalerRef",
+    );
+  }
 }
 
 /**

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
 import type { CanaryRef } from "../../workflows/activity-port.ts";
+import type { TargetKind, WorkloadKind } from "../api/canary.ts";
 import type { DefaultsOptions } from "../api/defaults.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
 import { type ConfigKind, type ConfigObject, type ConfigRef, configRefs } from "../kube/configs.ts";
@@ -32,6 +33,7 @@ import {
   problemStatusPatch,
   reconcileCanary,
   showsProblem,
+  type TargetObject,
   targetRefOf,
   type Workload,
 } from "./reconcile.ts";
@@ -62,7 +64,12 @@ export class Controller {
   readonly #o: ControllerOptions;
   readonly #queue: WorkQueue;
   readonly #informers: Informer[];
-  readonly #targets: Record<"Deployment" | "DaemonSet", Informer>;
+  readonly #targets: Record<WorkloadKind, Informer>;
+  /**
+   * Knative Services, watched from the first Canary that targets one: a cluster without Knative
+   * serves no such resource, and an informer that cannot list must not hold the others back.
+   */
+  #knativeServices: Informer | undefined;
   readonly #configs: Partial<Record<ConfigKind, Informer>>;
   /**
    * The Secrets targets use, read by name, with the resourceVersion the metadata informer showed
@@ -94,28 +101,14 @@ export class Controller {
   constructor(options: ControllerOptions) {
     this.#o = options;
     this.#queue = new WorkQueue((key) => this.#reconcile(key), { concurrency: 8 });
-    const informer = (
-      type: ResourceType,
-      onChange: (o: KubeObject, kind: ChangeKind) => void,
-      metadataOnly = false,
-    ) =>
-      new Informer(options.kube, type, {
-        namespace: options.namespace,
-        metadataOnly,
-        onChange: (o, kind) => {
-          if (this.#synced) onChange(o, kind);
-        },
-        onError: (err, retryInMs) =>
-          options.log.warn({ resource: type.plural, retryInMs, error: errorMessage(err) }, "watch failed"),
-      });
     this.#targets = {
-      Deployment: informer(RESOURCES.deployments, (o) => this.#targetChanged("Deployment", o)),
-      DaemonSet: informer(RESOURCES.daemonSets, (o) => this.#targetChanged("DaemonSet", o)),
+      Deployment: this.#informer(RESOURCES.deployments, (o) => this.#targetChanged("Deployment", o)),
+      DaemonSet: this.#informer(RESOURCES.daemonSets, (o) => this.#targetChanged("DaemonSet", o)),
     };
     this.#configs = options.configTracking
       ? {
-          ConfigMap: informer(RESOURCES.configMaps, (o) => this.#configChanged("ConfigMap", o)),
-          Secret: informer(
+          ConfigMap: this.#informer(RESOURCES.configMaps, (o) => this.#configChanged("ConfigMap", o)),
+          Secret: this.#informer(
             RESOURCES.secrets,
             (o, kind) => {
               if (kind === "delete") this.#secrets.delete(keyOf(o));
@@ -126,6 +119,39 @@ export class Controller {
         }
       : {};
     this.#informers = [...Object.values(this.#targets), ...Object.values(this.#configs)];
+  }
+
+  #informer(
+    type: ResourceType,
+    onChange: (o: KubeObject, kind: ChangeKind) => void,
+    metadataOnly = false,
+  ): Informer {
+    return new Informer(this.#o.kube, type, {
+      namespace: this.#o.namespace,
+      metadataOnly,
+      onChange: (o, kind) => {
+        if (this.#synced) onChange(o, kind);
+      },
+      onError: (err, retryInMs) =>
+        this.#o.log.warn({ resource: type.plural, retryInMs, error: errorMessage(err) }, "watch failed"),
+    });
+  }
+
+  /** The informer of a target kind; the Knative Services' one starts on first use. */
+  #targetInformer(kind: TargetKind): Informer {
+    if (kind !== "Service") return this.#targets[kind];
+    if (!this.#knativeServices) {
+      const informer = this.#informer(RESOURCES.knativeServices, (o) => this.#targetChanged("Service", o));
+      this.#knativeServices = informer;
+      void informer.start();
+      // The Canaries that waited for it are reconciled once it holds every Knative Service.
+      void informer.whenSynced().then(() => {
+        for (const canary of this.#o.canaries.list()) {
+          if (targetRefOf(canary as CanaryObject)?.kind === "Service") this.#queue.add(keyOf(canary));
+        }
+      });
+    }
+    return this.#knativeServices;
   }
 
   /** Keys waiting or in work. */
@@ -144,6 +170,7 @@ export class Controller {
   async start(): Promise<void> {
     this.#stopped = false;
     await Promise.all(this.#informers.map((i) => i.start()));
+    if (this.#knativeServices) void this.#knativeServices.start();
     void Promise.all(this.#informers.map((i) => i.whenSynced())).then(() => {
       if (this.#stopped) return;
       this.#synced = true;
@@ -157,7 +184,7 @@ export class Controller {
     this.#stopped = true;
     this.#synced = false;
     clearInterval(this.#resync);
-    await Promise.all(this.#informers.map((i) => i.stop()));
+    await Promise.all([...this.#informers, this.#knativeServices].map((i) => i?.stop()));
     await this.#queue.stop();
   }
 
@@ -206,7 +233,7 @@ export class Controller {
     }
   }
 
-  #targetChanged(kind: "Deployment" | "DaemonSet", workload: KubeObject): void {
+  #targetChanged(kind: TargetKind, workload: KubeObject): void {
     const { namespace, name } = workload.metadata ?? {};
     for (const canary of this.#o.canaries.list(namespace)) {
       const target = targetRefOf(canary as CanaryObject);
@@ -217,7 +244,8 @@ export class Controller {
   /** The Secrets the Canary's target uses, as the target is in the informer cache. */
   #secretRefs(namespace: string, canary: CanaryObject): ConfigRef[] {
     const target = targetRefOf(canary);
-    if (!target || !this.#configs.Secret) return [];
+    // A Knative Service's configs are not tracked: Knative makes a revision of its template alone.
+    if (!target || target.kind === "Service" || !this.#configs.Secret) return [];
     const workload = this.#targets[target.kind].get(namespace, target.name) as Workload | undefined;
     return configRefs(workload?.spec?.template?.spec).filter((r) => r.kind === "Secret");
   }
@@ -254,7 +282,7 @@ export class Controller {
     const { namespace = "", name } = config.metadata ?? {};
     for (const canary of this.#o.canaries.list(namespace)) {
       const target = targetRefOf(canary as CanaryObject);
-      if (!target) continue;
+      if (!target || target.kind === "Service") continue;
       const workload = this.#targets[target.kind].get(namespace, target.name) as Workload | undefined;
       const uses = configRefs(workload?.spec?.template?.spec).some((r) => r.kind === kind && r.name === name);
       if (uses) this.#queue.add(keyOf(canary));
@@ -291,10 +319,12 @@ export class Controller {
       return undefined;
     }
     this.#gone.delete(key);
+    // Reconciled when the Knative Services' informer has listed them; not found before is no answer.
+    if (targetRefOf(canary)?.kind === "Service" && !this.#targetInformer("Service").synced) return undefined;
     await this.#readSecrets(namespace, canary);
     const decision = reconcileCanary({
       canary,
-      target: (kind, target) => this.#targets[kind].get(namespace, target) as Workload | undefined,
+      target: (kind, target) => this.#targetInformer(kind).get(namespace, target) as TargetObject | undefined,
       config: (kind, config) => this.#config(namespace, kind, config),
       configTracking: this.#o.configTracking,
       defaults: this.#o.defaults,

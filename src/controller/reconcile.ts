@@ -4,7 +4,7 @@
  * decides rollout logic; it validates, computes the target revision and tells the workflow.
  */
 import type { V1DaemonSet, V1Deployment } from "@kubernetes/client-node";
-import type { CanaryStatus } from "../api/canary.ts";
+import type { CanaryStatus, TargetKind } from "../api/canary.ts";
 import { type DefaultsOptions, type ResolvedCanarySpec, resolveWebhook } from "../api/defaults.ts";
 import { validateCanary } from "../api/validate.ts";
 import {
@@ -36,14 +36,21 @@ export interface CanaryObject {
 
 export type Workload = V1Deployment | V1DaemonSet;
 
+/** A Knative Service as the controller reads it: Knative names each revision it creates. */
+export interface KnativeServiceObject {
+  readonly status?: { readonly latestCreatedRevisionName?: string };
+}
+
+export type TargetObject = Workload | KnativeServiceObject;
+
 /** Condition reasons the controller writes; the workflow writes phases as reasons. */
 export const PROBLEM_REASONS = { invalidSpec: "InvalidSpec", targetNotFound: "TargetNotFound" } as const;
 export type ProblemReason = (typeof PROBLEM_REASONS)[keyof typeof PROBLEM_REASONS];
 
 export interface ReconcileInput {
   readonly canary: CanaryObject;
-  /** The target workload from the informer cache, when it exists. */
-  readonly target: (kind: "Deployment" | "DaemonSet", name: string) => Workload | undefined;
+  /** The target (a workload, or a Knative Service) from the informer cache, when it exists. */
+  readonly target: (kind: TargetKind, name: string) => TargetObject | undefined;
   readonly config: (kind: ConfigKind, name: string) => ConfigObject | undefined;
   readonly configTracking: boolean;
   readonly defaults: DefaultsOptions;
@@ -78,7 +85,7 @@ export type Decision =
     }
   /** Being deleted with our finalizer: the workflow finalizes, or the controller lets it go. */
   | { readonly kind: "finalize"; readonly giveUpInMs: number }
-  /** Being deleted, nothing of ours holds it. */
+  /** Being deleted, nothing of ours holds it; or a Knative Service Knative has made no revision of yet. */
   | { readonly kind: "none" };
 
 export function reconcileCanary(input: ReconcileInput): Decision {
@@ -111,18 +118,26 @@ export function reconcileCanary(input: ReconcileInput): Decision {
   }
   const spec = withEventWebhook(validation.spec, input.policy.eventWebhook);
   const { kind, name } = spec.targetRef;
-  const workload = input.target(kind, name);
-  if (!workload) {
+  const target = input.target(kind, name);
+  if (!target) {
+    const what = kind === "Service" ? "Knative Service" : kind;
     return {
       kind: "problem",
       reason: PROBLEM_REASONS.targetNotFound,
-      message: `${kind} ${meta.namespace}/${name} (spec.targetRef) not found: create it, or point spec.targetRef.name at an existing ${kind}`,
+      message: `${what} ${meta.namespace}/${name} (spec.targetRef) not found: create it, or point spec.targetRef.name at an existing ${what}`,
     };
   }
+  // A Knative Service's revisions are Knative's: each new one it creates is a rollout, as in Flagger.
+  const revision =
+    kind === "Service"
+      ? (target as KnativeServiceObject).status?.latestCreatedRevisionName
+      : targetRevision(target as Workload, input.config, input.configTracking);
+  // Knative names the first revision moments after the Service is created; that status update brings the Canary back.
+  if (revision === undefined) return { kind: "none" };
   const shownProblem = promotedCondition(canary.status)?.reason;
   return {
     kind: "revision",
-    revision: targetRevision(workload, input.config, input.configTracking),
+    revision,
     spec,
     generation: meta.generation ?? 0,
     addFinalizer: spec.revertOnDeletion && !meta.finalizers?.includes(CANARY_FINALIZER),
@@ -158,10 +173,11 @@ export function withEventWebhook(spec: ResolvedCanarySpec, url: string | undefin
 /** The target a Canary names, read leniently (before validation), for routing watch events. */
 export function targetRefOf(
   canary: CanaryObject,
-): { readonly kind: "Deployment" | "DaemonSet"; readonly name: string } | undefined {
+): { readonly kind: TargetKind; readonly name: string } | undefined {
   const ref = (canary.spec as { targetRef?: { kind?: unknown; name?: unknown } } | undefined)?.targetRef;
   if (typeof ref?.name !== "string") return undefined;
-  return { kind: ref.kind === "DaemonSet" ? "DaemonSet" : "Deployment", name: ref.name };
+  const kind = ref.kind === "DaemonSet" || ref.kind === "Service" ? ref.kind : "Deployment";
+  return { kind, name: ref.name };
 }
 
 /**

@@ -65,9 +65,11 @@ export interface KubeClientOptions {
 }
 
 export interface JsonPatchOperation {
-  readonly op: "add" | "remove" | "replace" | "test";
+  readonly op: "add" | "remove" | "replace" | "test" | "copy";
   readonly path: string;
   readonly value?: unknown;
+  /** Where a copy takes its value from. */
+  readonly from?: string;
 }
 
 type Query = Record<string, string | undefined>;

@@ -9,6 +9,8 @@ export interface ResourceType {
   readonly version: string;
   readonly plural: string;
   readonly kind: string;
+  /** Objects of this type live outside namespaces (Kuma's TrafficRoute): paths ignore the namespace. */
+  readonly clusterScoped?: boolean;
 }
 
 function resource(group: string, version: string, plural: string, kind: string): ResourceType {
@@ -37,6 +39,27 @@ export const RESOURCES = {
   httpRoutesV1beta1: resource("gateway.networking.k8s.io", "v1beta1", "httproutes", "HTTPRoute"),
   virtualServices: resource("networking.istio.io", "v1beta1", "virtualservices", "VirtualService"),
   destinationRules: resource("networking.istio.io", "v1beta1", "destinationrules", "DestinationRule"),
+  appMeshVirtualNodesV1beta1: resource("appmesh.k8s.aws", "v1beta1", "virtualnodes", "VirtualNode"),
+  appMeshVirtualServicesV1beta1: resource("appmesh.k8s.aws", "v1beta1", "virtualservices", "VirtualService"),
+  appMeshVirtualNodes: resource("appmesh.k8s.aws", "v1beta2", "virtualnodes", "VirtualNode"),
+  appMeshVirtualServices: resource("appmesh.k8s.aws", "v1beta2", "virtualservices", "VirtualService"),
+  appMeshVirtualRouters: resource("appmesh.k8s.aws", "v1beta2", "virtualrouters", "VirtualRouter"),
+  knativeServices: resource("serving.knative.dev", "v1", "services", "Service"),
+  knativeRevisions: resource("serving.knative.dev", "v1", "revisions", "Revision"),
+  ingresses: resource("networking.k8s.io", "v1", "ingresses", "Ingress"),
+  httpProxies: resource("projectcontour.io", "v1", "httpproxies", "HTTPProxy"),
+  traefikServices: resource("traefik.io", "v1alpha1", "traefikservices", "TraefikService"),
+  trafficSplitsV1alpha1: resource("split.smi-spec.io", "v1alpha1", "trafficsplits", "TrafficSplit"),
+  trafficSplitsV1alpha2: resource("split.smi-spec.io", "v1alpha2", "trafficsplits", "TrafficSplit"),
+  trafficSplitsV1alpha3: resource("split.smi-spec.io", "v1alpha3", "trafficsplits", "TrafficSplit"),
+  httpRouteGroups: resource("specs.smi-spec.io", "v1alpha3", "httproutegroups", "HTTPRouteGroup"),
+  glooUpstreams: resource("gloo.solo.io", "v1", "upstreams", "Upstream"),
+  glooRouteTables: resource("gateway.solo.io", "v1", "routetables", "RouteTable"),
+  apisixRoutes: resource("apisix.apache.org", "v2", "apisixroutes", "ApisixRoute"),
+  kumaTrafficRoutes: {
+    ...resource("kuma.io", "v1alpha1", "trafficroutes", "TrafficRoute"),
+    clusterScoped: true,
+  },
 } as const satisfies Record<string, ResourceType>;
 
 export function apiVersionOf(type: ResourceType): string {
@@ -50,7 +73,7 @@ export function qualifiedName(type: ResourceType): string {
 
 /**
  * Path of a collection or an object, optionally a subresource, in one namespace; a collection
- * without a namespace spans all of them.
+ * without a namespace spans all of them. Cluster-scoped types ignore the namespace.
  */
 export function resourcePath(
   type: ResourceType,
@@ -59,8 +82,12 @@ export function resourcePath(
   subresource?: string,
 ): string {
   const root = type.group === "" ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`;
-  if (namespace === undefined) return `${root}/${type.plural}`;
-  const parts = [root, "namespaces", encodeURIComponent(namespace), type.plural];
+  const parts = [root];
+  if (!type.clusterScoped) {
+    if (namespace === undefined) return `${root}/${type.plural}`;
+    parts.push("namespaces", encodeURIComponent(namespace));
+  }
+  parts.push(type.plural);
   if (name !== undefined) parts.push(encodeURIComponent(name));
   if (subresource !== undefined) parts.push(subresource);
   return parts.join("/");

@@ -56,7 +56,7 @@ describe("kube client (operator service account)", () => {
     );
   });
 
-  it("a missing target, a missing Canary and an unsupported provider are permanent, with the fix", async () => {
+  it("a missing target and a missing Canary are permanent, with the fix", async () => {
     const { activities } = operatorActivities();
     const missingTarget = await createCanary(namespace, "ghost", canarySpec("ghost"));
     await assert.rejects(
@@ -69,20 +69,6 @@ describe("kube client (operator service account)", () => {
     await assert.rejects(
       activities.initialize({ ...missingTarget, ref: { namespace, name: "no-such-canary" } }),
       permanent(NON_RETRYABLE_ERRORS.targetNotFound, /Canary .*\/no-such-canary not found/),
-    );
-    await assert.rejects(
-      activities.setRoutes(
-        { ...missingTarget, spec: { ...missingTarget.spec, provider: "linkerd" } },
-        {
-          primaryWeight: 100,
-          canaryWeight: 0,
-          mirror: false,
-        },
-      ),
-      permanent(
-        NON_RETRYABLE_ERRORS.invalidSpec,
-        /provider linkerd is not supported yet: set spec.provider to one of/,
-      ),
     );
   });
 

@@ -243,6 +243,9 @@ describe("gatewayapi:v1 router", () => {
     assert.ok(http.metadata.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION], "the original is recorded");
     assert.equal(http.spec.rules[0]?.backendRefs[0]?.name, "legacy-primary");
     await activities.setRoutes(target, routeTo(20));
+    // Promotion reconciles the routing objects before the primary rolls out: the weights stay.
+    await activities.promote(target);
+    assert.deepEqual(await activities.getRoutes(target), routeTo(20));
 
     await activities.finalize(target, true);
     await activities.finalize(target, true);

@@ -21,6 +21,8 @@ function canary(analysis: Spec = {}, extra: Spec = {}): Spec {
   };
 }
 
+const knativeService = { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "web" };
+
 function hook(extra: Spec = {}): Spec {
   return { name: "load-test", url: "http://loadtester.test/", ...extra };
 }
@@ -324,20 +326,60 @@ const canaryCases: Case[] = [
   {
     title: "StatefulSet target",
     input: canary({}, { targetRef: { apiVersion: "apps/v1", kind: "StatefulSet", name: "db" } }),
-    errors: ["targetRef.kind must be Deployment or DaemonSet, got StatefulSet"],
+    errors: ["targetRef.kind must be one of Deployment, DaemonSet, Service, got StatefulSet"],
   },
   {
-    title: "provider not supported yet",
-    input: canary({}, { provider: "nginx" }),
-    errors: ["provider nginx is not supported yet: set provider to one of gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes"],
-  },
-  {
-    title: "operator default provider not supported yet",
-    input: canary(),
-    defaultProvider: "linkerd",
+    title: "knative with a Deployment target",
+    input: canary({}, { provider: "knative" }),
     errors: [
-      "provider is unset and the operator's default provider linkerd is not supported yet: set provider to one of gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, or change the operator's --mesh-provider",
+      "provider knative routes Knative Services only, but targetRef is a Deployment: point targetRef at a Knative Service (apiVersion serving.knative.dev/v1, kind Service), or choose another provider",
     ],
+  },
+  {
+    title: "operator default provider knative with a Deployment target",
+    input: canary(),
+    defaultProvider: "knative",
+    errors: [
+      "provider is unset and the operator's default provider knative routes Knative Services only, but targetRef is a Deployment: set provider to one that routes it",
+    ],
+  },
+  {
+    title: "Knative Service target with another provider",
+    input: canary({}, { provider: "istio", targetRef: knativeService }),
+    errors: [
+      "targetRef is a Knative Service, which only provider knative routes: set provider to knative (got istio)",
+    ],
+  },
+  {
+    title: "Kubernetes Service target",
+    input: canary({}, { provider: "knative", targetRef: { apiVersion: "v1", kind: "Service", name: "web" } }),
+    errors: [
+      "targetRef.kind Service names a Knative Service only (a Kubernetes Service cannot be a target): set targetRef.apiVersion to serving.knative.dev/v1, or point targetRef at the Deployment or DaemonSet behind the Service",
+    ],
+  },
+  {
+    title: "Knative Service target with an autoscaler",
+    input: canary(
+      {},
+      {
+        provider: "knative",
+        targetRef: knativeService,
+        autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: "web" },
+      },
+    ),
+    errors: [
+      "autoscalerRef cannot be used with a Knative Service target (Knative scales its revisions itself): remove autoscalerRef",
+    ],
+  },
+  {
+    title: "nginx without the Ingress it routes from",
+    input: canary({}, { provider: "nginx" }),
+    errors: ["provider nginx needs ingressRef: set it to the Ingress that routes to the apex Service"],
+  },
+  {
+    title: "apisix without the route it routes from",
+    input: canary({}, { provider: "apisix" }),
+    errors: ["provider apisix needs routeRef: set it to the ApisixRoute that routes to the apex Service"],
   },
   {
     title: "unknown provider",

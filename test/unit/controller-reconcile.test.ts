@@ -16,6 +16,7 @@ import {
   type ReconcileInput,
   reconcileCanary,
   showsProblem,
+  targetRefOf,
   targetRevision,
 } from "../../src/controller/reconcile.ts";
 import type { ConfigObject } from "../../src/kube/configs.ts";
@@ -95,6 +96,30 @@ describe("reconcileCanary", () => {
       decision.kind === "problem" && [decision.reason, /Deployment web\/nope/.test(decision.message)],
       ["TargetNotFound", true],
     );
+  });
+
+  it("a Knative Service's revision is the latest Knative created; none yet tells the workflow nothing", () => {
+    const knativeSpec = {
+      ...spec,
+      provider: "knative",
+      targetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "app" },
+    };
+    const service = (latestCreatedRevisionName?: string) => (kind: string, name: string) =>
+      kind === "Service" && name === "app" ? { status: { latestCreatedRevisionName } } : undefined;
+    const decision = reconcileCanary(input({ spec: knativeSpec }, { target: service("app-00002") }));
+    assert.equal(decision.kind, "revision");
+    if (decision.kind === "revision") assert.equal(decision.revision, "app-00002");
+    assert.deepEqual(reconcileCanary(input({ spec: knativeSpec }, { target: service() })), { kind: "none" });
+    assert.deepEqual(reconcileCanary(input({ spec: knativeSpec }, { target: () => undefined })), {
+      kind: "problem",
+      reason: "TargetNotFound",
+      message:
+        "Knative Service web/app (spec.targetRef) not found: create it, or point spec.targetRef.name at an existing Knative Service",
+    });
+    assert.deepEqual(targetRefOf({ metadata: { name: "app", namespace: "web" }, spec: knativeSpec }), {
+      kind: "Service",
+      name: "app",
+    });
   });
 
   it("revertOnDeletion asks for the finalizer, once", () => {

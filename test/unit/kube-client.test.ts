@@ -185,4 +185,15 @@ describe("resourcePath", () => {
       "/apis/gateway.networking.k8s.io/v1/namespaces/web/httproutes",
     );
   });
+
+  it("leaves the namespace out of cluster-scoped paths", () => {
+    assert.equal(
+      resourcePath(RESOURCES.kumaTrafficRoutes, "", "web"),
+      "/apis/kuma.io/v1alpha1/trafficroutes/web",
+    );
+    assert.equal(
+      resourcePath(RESOURCES.kumaTrafficRoutes, undefined),
+      "/apis/kuma.io/v1alpha1/trafficroutes",
+    );
+  });
 });

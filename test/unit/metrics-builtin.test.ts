@@ -155,6 +155,10 @@ describe("builtin metrics: names and what a Canary must give", () => {
     assert.match(query(builtinQuery("gloo", "request-success-rate", named)), /test-frontend-canaryupstream-/);
     assert.match(query(builtinQuery("kuma", "request-success-rate", named)), /frontend-canary_test_svc_/);
     assert.match(query(builtinQuery("contour", "request-success-rate", named)), /test_frontend-canary_/);
+    assert.match(
+      query(builtinQuery("apisix", "request-success-rate", named)),
+      /test_podinfo-route-frontend-canary_/,
+    );
   });
 
   test("a dot in a name is matched literally in a regex", () => {

@@ -7,6 +7,8 @@ import {
   buildVirtualService,
   parseVirtualService,
 } from "../../activities/routing/istio.ts";
+import { knativeRouter } from "../../activities/routing/knative.ts";
+import { kubernetesRouter } from "../../activities/routing/kubernetes.ts";
 import {
   combine,
   mergeGateway,
@@ -227,11 +229,9 @@ describe("Services", () => {
 });
 
 describe("registry", () => {
-  it("chooses by provider and rejects the ones not supported yet", () => {
-    assert.ok(routerFor("istio"));
-    assert.ok(routerFor("gatewayapi:v1"));
-    assert.ok(routerFor("kubernetes"));
-    assert.throws(() => routerFor("nginx"), /provider nginx is not supported yet/);
+  it("chooses by provider", () => {
+    assert.equal(routerFor("kubernetes"), kubernetesRouter);
+    assert.equal(routerFor("knative"), knativeRouter);
   });
 
   it("compact drops undefined values and empty lists only", () => {

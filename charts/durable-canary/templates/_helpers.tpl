@@ -209,6 +209,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - apiGroups: [serving.knative.dev]
   resources: [services]
   verbs: [get, list, watch, update, patch]
+- apiGroups: [serving.knative.dev]
+  resources: [revisions]
+  verbs: [get]
 {{- if .Values.enableConfigTracking }}
 # Config tracking: watch the ConfigMaps and Secrets targets use, write their -primary copies.
 - apiGroups: [""]

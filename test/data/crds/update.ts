@@ -40,6 +40,26 @@ const sources: readonly Source[] = [
     files: ["kubernetes/customresourcedefinitions.gen.yaml"],
     keep: ["virtualservices.networking.istio.io", "destinationrules.networking.istio.io"],
   },
+  {
+    output: "knative-serving.yaml",
+    module: "knative.dev/serving",
+    version: "knative-serving",
+    files: ["config/core/300-resources/service.yaml", "config/core/300-resources/revision.yaml"],
+  },
+  {
+    output: "contour-httpproxies.yaml",
+    module: "github.com/projectcontour/contour",
+    version: "contour",
+    files: ["examples/contour/01-crds.yaml"],
+    keep: ["httpproxies.projectcontour.io"],
+  },
+  {
+    output: "traefik-traefikservices.yaml",
+    module: "github.com/traefik/traefik/v3",
+    version: "traefik",
+    files: ["docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"],
+    keep: ["traefikservices.traefik.io"],
+  },
 ];
 
 function moduleDir(module: string, version: string): string {

@@ -128,7 +128,7 @@ function sideLabels(app: RoutedApp, side: Side) {
     traefik: { service: `${ns}-${service}-${app.port}@kubernetescrd` },
     workload: { namespace: ns, deployment: workload, direction: "inbound" },
     osm: { destination_namespace: ns, destination_kind: "Deployment", destination_name: workload },
-    apisix: { route: `${ns}_${ingress}-${app.target}-${side}_1` },
+    apisix: { route: `${ns}_${ingress}-${app.service}-${side}_1` },
     skipper: {
       route: `kube_${skipperId(ns)}__${skipperId(side === "canary" ? `${ingress}-canary` : ingress)}__app_example_test____${skipperId(service)}`,
     },

@@ -1,0 +1,448 @@
+/**
+ * The App Mesh routers against the App Mesh CRDs, through the operator's service account: both
+ * API versions create the VirtualNodes, virtual routers and VirtualServices Flagger creates (owned
+ * by the Canary) from spec.service; a weight step is one request; A/B testing puts header routes
+ * in front; promotion's reconcile writes nothing; finalize deletes what was created and gives
+ * back what was taken over.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { KubeObject } from "../../src/kube/client.ts";
+import { ORIGINAL_CONFIGURATION_ANNOTATION } from "../../src/kube/metadata.ts";
+import { RESOURCES, type ResourceType } from "../../src/kube/resources.ts";
+import { PRIMARY_ONLY, routeTo } from "../../workflows/decisions/routes.ts";
+import {
+  admin,
+  canarySpec,
+  createAvailable,
+  createCanary,
+  deployment,
+  operatorActivities,
+  testNamespace,
+} from "./kube-support.ts";
+
+const namespace = testNamespace("routing-appmesh");
+
+interface MeshObject {
+  metadata: {
+    name: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    resourceVersion?: string;
+    ownerReferences?: { kind: string; name: string; uid: string }[];
+  };
+  spec: Record<string, unknown> & { routes?: Route[] };
+}
+
+interface Route {
+  name: string;
+  priority?: number;
+  http?: RouteBody;
+  httpRoute?: RouteBody;
+}
+
+interface RouteBody {
+  match: { prefix: string; headers?: unknown[] };
+  retryPolicy?: Record<string, unknown>;
+  timeout?: unknown;
+  action: { weightedTargets: Record<string, unknown>[] };
+}
+
+async function get(type: ResourceType, name: string): Promise<MeshObject> {
+  return admin.get<MeshObject>(type, namespace, name);
+}
+
+/** Names of the objects of `type` the Canary owns. */
+async function owned(type: ResourceType, canary: string): Promise<string[]> {
+  const { metadata } = await admin.get<MeshObject>(RESOURCES.canaries, namespace, canary);
+  const list = await admin.list<MeshObject>(type, namespace);
+  return list.items
+    .filter((o) => o.metadata.ownerReferences?.some((r) => r.kind === "Canary" && r.uid === metadata.uid))
+    .map((o) => o.metadata.name)
+    .sort();
+}
+
+/** Each route's name and weighted targets as [node, weight]. */
+function weights(object: MeshObject): [string, [unknown, unknown][]][] {
+  return (object.spec.routes ?? []).map((r) => [
+    r.name,
+    (r.http ?? r.httpRoute)?.action.weightedTargets.map((t) => [
+      t.virtualNodeName ?? (t.virtualNodeRef as { name: string }).name,
+      t.weight,
+    ]) ?? [],
+  ]);
+}
+
+async function workload(name: string): Promise<void> {
+  await createAvailable(deployment(namespace, name, 1));
+}
+
+const APPMESH_TYPES = [
+  RESOURCES.appMeshVirtualNodesV1beta1,
+  RESOURCES.appMeshVirtualServicesV1beta1,
+  RESOURCES.appMeshVirtualRouters,
+];
+
+/** Versions of every App Mesh object in the namespace: unchanged versions mean nothing was written. */
+async function versions(): Promise<Record<string, string | undefined>> {
+  const entries = await Promise.all(
+    APPMESH_TYPES.map(async (type) =>
+      (await admin.list<KubeObject>(type, namespace)).items.map((o) => [
+        `${type.plural}/${o.metadata?.name}`,
+        o.metadata?.resourceVersion,
+      ]),
+    ),
+  );
+  return Object.fromEntries(entries.flat());
+}
+
+function meshRequests(requests: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(requests).filter(([request]) => /virtual(nodes|services|routers)$/.test(request)),
+  );
+}
+
+describe("appmesh router (v1beta1)", () => {
+  it("creates the nodes and VirtualServices from spec.service, one request per step, nothing written on promotion, deleted on finalize", async () => {
+    await workload("web");
+    const service = {
+      port: 9898,
+      meshName: "global",
+      backends: ["backend.test"],
+      retries: { attempts: 3, perTryTimeout: "1s", retryOn: "gateway-error,connection-error" },
+      hosts: ["web.example.test", "www.example.test"],
+      timeout: "5s",
+      match: [{ uri: { prefix: "/api" } }],
+      apex: { labels: { team: "a" }, annotations: { "example.test/docs": "x" } },
+    };
+    const target = await createCanary(
+      namespace,
+      "web",
+      canarySpec("web", { provider: "appmesh", revertOnDeletion: true, service }),
+    );
+    await admin.mergePatch(RESOURCES.canaries, namespace, "web", {
+      metadata: { annotations: { "appmesh.flagger.app/accesslog": "enabled" } },
+    });
+    const { kube, activities } = operatorActivities();
+    await activities.initialize(target);
+
+    assert.deepEqual(await owned(RESOURCES.appMeshVirtualNodesV1beta1, "web"), [
+      "web",
+      "web-canary",
+      "web-primary",
+    ]);
+    assert.deepEqual(await owned(RESOURCES.appMeshVirtualServicesV1beta1, "web"), [
+      `web-canary.${namespace}`,
+      `web.${namespace}`,
+    ]);
+    const node = await get(RESOURCES.appMeshVirtualNodesV1beta1, "web-canary");
+    assert.deepEqual(node.spec, {
+      meshName: "global",
+      listeners: [{ portMapping: { port: 9898, protocol: "http" } }],
+      serviceDiscovery: { dns: { hostName: `web-canary.${namespace}` } },
+      backends: [{ virtualService: { virtualServiceName: "backend.test" } }],
+      logging: { accessLog: { file: { path: "/dev/stdout" } } },
+    });
+    assert.equal(node.metadata.labels?.team, "a");
+    assert.equal(node.metadata.annotations?.["example.test/docs"], "x");
+    assert.deepEqual(
+      (await get(RESOURCES.appMeshVirtualNodesV1beta1, "web")).spec.serviceDiscovery,
+      { dns: { hostName: `web-primary.${namespace}` } },
+      "the apex node resolves to the primary",
+    );
+
+    const apex = await get(RESOURCES.appMeshVirtualServicesV1beta1, `web.${namespace}`);
+    assert.deepEqual(apex.spec, {
+      meshName: "global",
+      virtualRouter: { name: "web", listeners: [{ portMapping: { port: 9898, protocol: "http" } }] },
+      routes: [
+        {
+          name: "web",
+          http: {
+            match: { prefix: "/api" },
+            retryPolicy: {
+              perRetryTimeoutMillis: 1000,
+              maxRetries: 3,
+              httpRetryEvents: ["gateway-error"],
+              tcpRetryEvents: ["connection-error"],
+            },
+            action: {
+              weightedTargets: [
+                { virtualNodeName: "web-canary", weight: 0 },
+                { virtualNodeName: "web-primary", weight: 100 },
+              ],
+            },
+          },
+        },
+      ],
+    });
+    assert.deepEqual(apex.metadata.annotations, {
+      "gateway.appmesh.k8s.aws/expose": "true",
+      "gateway.appmesh.k8s.aws/domain": "web.example.test,www.example.test",
+      "gateway.appmesh.k8s.aws/timeout": "5s",
+      "gateway.appmesh.k8s.aws/retries": "3",
+    });
+    assert.deepEqual(weights(await get(RESOURCES.appMeshVirtualServicesV1beta1, `web-canary.${namespace}`)), [
+      [
+        "web-canary",
+        [
+          ["web-canary", 100],
+          ["web-primary", 0],
+        ],
+      ],
+    ]);
+    assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY);
+
+    const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(30)));
+    assert.deepEqual(step.requests, { "patch virtualservices": 1 }, "one request per step");
+    assert.deepEqual(await activities.getRoutes(target), routeTo(30));
+    assert.deepEqual(weights(await get(RESOURCES.appMeshVirtualServicesV1beta1, `web.${namespace}`)), [
+      [
+        "web",
+        [
+          ["web-canary", 30],
+          ["web-primary", 70],
+        ],
+      ],
+    ]);
+
+    // Promotion reconciles the routing again: nothing changed, so nothing is written, weights stay.
+    const before = await versions();
+    const promote = await kube.counter.measure(() => activities.promote(target));
+    assert.deepEqual(meshRequests(promote.requests), { "get virtualnodes": 3, "get virtualservices": 2 });
+    assert.deepEqual(await versions(), before, "nothing written");
+    assert.deepEqual(await activities.getRoutes(target), routeTo(30), "the split stays until routed");
+
+    await activities.setRoutes(target, PRIMARY_ONLY);
+    assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY, "promoted: all on the primary");
+
+    await activities.finalize(target, true);
+    assert.deepEqual(await owned(RESOURCES.appMeshVirtualNodesV1beta1, "web"), []);
+    assert.deepEqual(await owned(RESOURCES.appMeshVirtualServicesV1beta1, "web"), []);
+  });
+
+  it("refuses what App Mesh cannot do, naming the field", async () => {
+    const refused = async (overrides: Parameters<typeof canarySpec>[1], message: RegExp) => {
+      const name = `refused-${Math.random().toString(36).slice(2, 8)}`;
+      const target = await createCanary(
+        namespace,
+        name,
+        canarySpec(name, { provider: "appmesh", service: { port: 80, meshName: "global" }, ...overrides }),
+      );
+      await assert.rejects(operatorActivities().activities.setRoutes(target, routeTo(10)), message);
+    };
+    await refused({ service: { port: 80 } }, /service\.meshName is required by the appmesh provider/);
+    await refused(
+      { analysis: { interval: "1s", stepWeight: 10, mirror: true } },
+      /analysis\.mirror is not supported by the appmesh provider/,
+    );
+    await refused(
+      {
+        analysis: {
+          interval: "1s",
+          stepWeight: 10,
+          sessionAffinity: { cookieName: "canary" },
+        },
+      },
+      /analysis\.sessionAffinity is not supported/,
+    );
+    await refused(
+      { analysis: { interval: "1s", iterations: 2, match: [{ uri: { prefix: "/beta" } }] } },
+      /analysis\.match\[0\]\.uri is not supported by the appmesh provider/,
+    );
+    await refused(
+      { service: { port: 80, meshName: "global", match: [{ headers: { x: { exact: "y" } } }] } },
+      /service\.match is not supported by the appmesh provider beyond one URI prefix/,
+    );
+    await refused(
+      { service: { port: 80, meshName: "global", retries: { attempts: 2, retryOn: "5xx" } } },
+      /service\.retries\.retryOn: 5xx is not a retry event/,
+    );
+  });
+});
+
+describe("appmesh:v1beta2 router", () => {
+  it("A/B testing: one header route per condition in front of the primary's route; rollback leaves all on the primary", async () => {
+    await workload("shop");
+    const arn = "arn:aws:appmesh:eu-west-1:123456789012:mesh/global/virtualService/payments.test";
+    const target = await createCanary(
+      namespace,
+      "shop",
+      canarySpec("shop", {
+        provider: "appmesh:v1beta2",
+        service: { port: 80, targetPort: 8080, timeout: "15s", backends: [arn, "backend"] },
+        analysis: {
+          interval: "1s",
+          iterations: 2,
+          match: [
+            { headers: { "x-canary": { exact: "insider" } } },
+            {
+              headers: [
+                { name: "cookie", value: "^(.*?;)?(canary=always)(;.*)?$", type: "RegularExpression" },
+              ],
+            },
+          ],
+        },
+      }),
+    );
+    const { kube, activities } = operatorActivities();
+    await activities.initialize(target);
+
+    assert.deepEqual(await owned(RESOURCES.appMeshVirtualNodes, "shop"), ["shop-canary", "shop-primary"]);
+    assert.deepEqual(await owned(RESOURCES.appMeshVirtualRouters, "shop"), ["shop", "shop-canary"]);
+    assert.deepEqual(await owned(RESOURCES.appMeshVirtualServices, "shop"), ["shop", "shop-canary"]);
+    const timeout = { perRequest: { unit: "ms", value: 15000 } };
+    assert.deepEqual((await get(RESOURCES.appMeshVirtualNodes, "shop-primary")).spec, {
+      podSelector: { matchLabels: { app: "shop-primary" } },
+      listeners: [{ portMapping: { port: 8080, protocol: "http" }, timeout: { http: timeout } }],
+      serviceDiscovery: { dns: { hostname: `shop-primary.${namespace}.svc.cluster.local.` } },
+      backends: [
+        { virtualService: { virtualServiceARN: arn } },
+        { virtualService: { virtualServiceRef: { name: "backend" } } },
+      ],
+    });
+    assert.deepEqual(
+      (await get(RESOURCES.appMeshVirtualNodes, "shop-canary")).spec.podSelector,
+      { matchLabels: { app: "shop" } },
+      "the canary node selects the target's pods",
+    );
+    assert.deepEqual((await get(RESOURCES.appMeshVirtualServices, "shop")).spec, {
+      provider: { virtualRouter: { virtualRouterRef: { name: "shop" } } },
+    });
+    assert.deepEqual((await get(RESOURCES.appMeshVirtualServices, "shop-canary")).spec, {
+      provider: { virtualRouter: { virtualRouterRef: { name: "shop-canary" } } },
+    });
+
+    const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(100)));
+    assert.deepEqual(step.requests, { "patch virtualrouters": 1 });
+    assert.deepEqual(await activities.getRoutes(target), routeTo(100));
+    const router = await get(RESOURCES.appMeshVirtualRouters, "shop");
+    assert.deepEqual(router.spec.listeners, [{ portMapping: { port: 8080, protocol: "http" } }]);
+    const routes = router.spec.routes ?? [];
+    assert.deepEqual(
+      routes.map((r) => [r.name, r.priority, r.httpRoute?.match]),
+      [
+        ["shop-a", 10, { prefix: "/", headers: [{ name: "x-canary", match: { exact: "insider" } }] }],
+        [
+          "shop-a-1",
+          11,
+          { prefix: "/", headers: [{ name: "cookie", match: { regex: "^(.*?;)?(canary=always)(;.*)?$" } }] },
+        ],
+        ["shop-b", 20, { prefix: "/" }],
+      ],
+    );
+    assert.deepEqual(routes[0]?.httpRoute?.timeout, timeout);
+    assert.deepEqual(weights(router), [
+      [
+        "shop-a",
+        [
+          ["shop-canary", 100],
+          ["shop-primary", 0],
+        ],
+      ],
+      [
+        "shop-a-1",
+        [
+          ["shop-canary", 100],
+          ["shop-primary", 0],
+        ],
+      ],
+      [
+        "shop-b",
+        [
+          ["shop-canary", 0],
+          ["shop-primary", 100],
+        ],
+      ],
+    ]);
+
+    await activities.setRoutes(target, PRIMARY_ONLY);
+    assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY, "rolled back: all on the primary");
+    assert.ok(
+      weights(await get(RESOURCES.appMeshVirtualRouters, "shop")).every(([, targets]) =>
+        targets.every(([node, weight]) => weight === (node === "shop-primary" ? 100 : 0)),
+      ),
+    );
+  });
+
+  it("blue/green switches all traffic and back; gives back a VirtualService the user had", async () => {
+    await workload("api");
+    // awsName and meshRef as the App Mesh controller sets them: they stay through a takeover.
+    const mesh = { awsName: "api_prod", meshRef: { name: "global", uid: "a1b2" } };
+    const original = { ...mesh, provider: { virtualNode: { virtualNodeRef: { name: "api-v1" } } } };
+    await admin.create(RESOURCES.appMeshVirtualServices, namespace, {
+      metadata: { name: "api" },
+      spec: original,
+    });
+    const target = await createCanary(
+      namespace,
+      "api",
+      canarySpec("api", {
+        provider: "appmesh:v1beta2",
+        revertOnDeletion: true,
+        service: { port: 9000, portName: "grpc", targetPort: "http" },
+        analysis: { interval: "1s", iterations: 3 },
+      }),
+    );
+    const { kube, activities } = operatorActivities();
+    await activities.initialize(target);
+    const taken = await get(RESOURCES.appMeshVirtualServices, "api");
+    assert.ok(taken.metadata.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION], "its original is recorded");
+    assert.deepEqual(taken.spec, {
+      ...mesh,
+      provider: { virtualRouter: { virtualRouterRef: { name: "api" } } },
+    });
+    assert.deepEqual(
+      (await get(RESOURCES.appMeshVirtualRouters, "api")).spec.listeners,
+      [{ portMapping: { port: 9000, protocol: "grpc" } }],
+      "a named target port listens on the service port, with the protocol the port name gives",
+    );
+
+    for (const weight of [100, 0]) {
+      const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(weight)));
+      assert.deepEqual(step.requests, { "patch virtualrouters": 1 });
+      assert.deepEqual(await activities.getRoutes(target), routeTo(weight));
+      assert.deepEqual(weights(await get(RESOURCES.appMeshVirtualRouters, "api")), [
+        [
+          "api",
+          [
+            ["api-canary", weight],
+            ["api-primary", 100 - weight],
+          ],
+        ],
+      ]);
+    }
+
+    for (const [type, name] of [
+      [RESOURCES.appMeshVirtualNodes, "api-primary"],
+      [RESOURCES.appMeshVirtualRouters, "api"],
+    ] as const) {
+      await admin.mergePatch(type, namespace, name, {
+        spec: { awsName: `${name}_prod`, meshRef: mesh.meshRef },
+      });
+    }
+    const before = await versions();
+    const again = await kube.counter.measure(() => activities.promote(target));
+    assert.deepEqual(meshRequests(again.requests), {
+      "get virtualnodes": 2,
+      "get virtualrouters": 2,
+      "get virtualservices": 2,
+    });
+    assert.deepEqual(await versions(), before, "a second reconcile writes nothing");
+    await activities.setRoutes(target, routeTo(0));
+    assert.equal(
+      (await get(RESOURCES.appMeshVirtualRouters, "api")).spec.awsName,
+      "api_prod",
+      "a step keeps what the controller set",
+    );
+
+    await activities.finalize(target, true);
+    const given = await get(RESOURCES.appMeshVirtualServices, "api");
+    assert.deepEqual(given.spec, original);
+    assert.equal(given.metadata.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION], undefined);
+    assert.deepEqual(await owned(RESOURCES.appMeshVirtualNodes, "api"), []);
+    assert.deepEqual(await owned(RESOURCES.appMeshVirtualRouters, "api"), []);
+    assert.equal(await admin.find(RESOURCES.appMeshVirtualServices, namespace, "api-canary"), undefined);
+  });
+});
