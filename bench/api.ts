@@ -5,9 +5,11 @@
  *    with the real activities) of six weight steps: from the first weight increase of the route
  *    to the last, per step (the gap before the first one also scales the canary up);
  *  - for 20 canaries initialized at once and then left idle for 60 s;
+ *  - for every traffic provider, the requests its router makes for one weight step (reads and
+ *    writes of its routing objects only: `api_requests_per_step_<provider>=`);
  *  - and the most watch requests the client had open at once over the whole run.
  * Starts its own test world, unless DC_WORLD_DIR names a running one (`npm run world:up`).
- * Usage: npm run bench:api [-- --canaries 20 --idle-seconds 60]
+ * Usage: npm run bench:api [-- --canaries 20 --idle-seconds 60 --providers-only]
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -16,6 +18,7 @@ import { DefaultLogger, Runtime } from "@temporalio/worker";
 import type { CanarySpec } from "../src/api/canary.ts";
 import { trackOpenWatches } from "../test/activities/open-watches.ts";
 import type { CanaryWorkflowHandle } from "../test/activities/rollout-support.ts";
+import { routeTo } from "../workflows/decisions/routes.ts";
 import { log } from "./figures.ts";
 import { openBenchWorld } from "./world.ts";
 
@@ -23,10 +26,12 @@ const { values } = parseArgs({
   options: {
     canaries: { type: "string", default: "20" },
     "idle-seconds": { type: "string", default: "60" },
+    "providers-only": { type: "boolean", default: false },
   },
 });
 const idleCanaries = Number(values.canaries);
 const idleSeconds = Number(values["idle-seconds"]);
+const providersOnly = values["providers-only"];
 
 const world = await openBenchWorld("api", log);
 
@@ -51,16 +56,15 @@ Runtime.install({ logger: new DefaultLogger("ERROR") });
 const core = admin.api(CoreV1Api);
 const rolloutNamespace = `bench-rollout-${process.pid}`;
 const idleNamespace = `bench-idle-${process.pid}`;
+const providersNamespace = `bench-providers-${process.pid}`;
 const kube = operatorClient();
 const watches = trackOpenWatches(kube);
 const worker = await CanaryWorker.start(realActivities(kube));
 const handles: CanaryWorkflowHandle[] = [];
 const stops: (() => Promise<void>)[] = [];
-try {
-  for (const name of [rolloutNamespace, idleNamespace]) {
-    await core.createNamespace({ body: { metadata: { name } } });
-  }
 
+/** The rollout and the idle canaries, measured by the operator's request counter. */
+async function rolloutAndIdle(): Promise<void> {
   // The rollout: initialized at r1, then r2 goes through each weight to promotion.
   await createAvailable(deployment(rolloutNamespace, "podinfo", 2));
   const target = await createCanary(rolloutNamespace, "podinfo", canarySpec("podinfo", STEPS));
@@ -104,12 +108,48 @@ try {
   log(`api_requests_per_step=${perStep}`);
   log(`api_requests_idle_per_min=${(idle.total * 60) / idleSeconds}`);
   log(`api_watches_open_max=${watches.max}`);
+}
+
+try {
+  for (const name of [rolloutNamespace, idleNamespace, providersNamespace]) {
+    await core.createNamespace({ body: { metadata: { name } } });
+  }
+
+  // Every router: one weight step after the first, on its own routing objects.
+  const { providerFixtures } = await import("../test/activities/provider-fixtures.ts");
+  const routerSteps: string[] = [];
+  for (const fixture of providerFixtures(providersNamespace)) {
+    const name = fixture.provider.replace(/[^a-z0-9]/g, "-");
+    await createAvailable(deployment(providersNamespace, name, 1));
+    const extra = await fixture.prepare(name);
+    const target = await createCanary(
+      providersNamespace,
+      name,
+      canarySpec(name, {
+        ...extra,
+        provider: fixture.provider,
+        analysis: fixture.switchOnly ? { interval: "1s", iterations: 2 } : { interval: "1s", stepWeight: 10 },
+      }),
+    );
+    const activities = realActivities(kube);
+    await activities.initialize(target);
+    await activities.setRoutes(target, routeTo(fixture.switchOnly ? 0 : 10));
+    const next = routeTo(fixture.switchOnly ? 100 : 20);
+    const step = await kube.counter.measure(() => activities.setRoutes(target, next));
+    log(`  ${fixture.provider}: ${JSON.stringify(step.requests)}`);
+    // Some routing objects are cluster-wide (Kuma's TrafficRoute): gone with the Canary, not its namespace.
+    await activities.finalize(target, true);
+    routerSteps.push(`api_requests_per_step_${fixture.provider.replace(/[^a-z0-9]/g, "_")}=${step.total}`);
+  }
+
+  if (!providersOnly) await rolloutAndIdle();
+  for (const line of routerSteps) log(line);
 } finally {
   for (const stop of stops) await stop();
   await Promise.allSettled(handles.map((h) => h.terminate("benchmark done")));
   await worker.close();
   if (!world.own) {
-    for (const name of [rolloutNamespace, idleNamespace]) {
+    for (const name of [rolloutNamespace, idleNamespace, providersNamespace]) {
       await core.deleteNamespace({ name }).catch(() => undefined);
     }
   }
