@@ -264,7 +264,8 @@ function destinationError(error: unknown): DestinationError | undefined {
   return undefined;
 }
 
-function describeTransportError(error: unknown, url: string): HttpFailure {
+/** A request error (from undici or node:http) in words, naming the host of `url`. */
+export function describeTransportError(error: unknown, url: string): HttpFailure {
   const refused = destinationError(error);
   if (refused !== undefined) return new HttpFailure(refused.kind, refused.message);
   const code = errorCode(error);

@@ -3,14 +3,16 @@
  * primary, with `primaryScalerReplicas` overriding its bounds. Changes to the target's HPA reach
  * the primary's at initialization and promotion, as in Flagger. The target's own HPA needs no
  * pausing: the HPA controller leaves a workload scaled to zero alone, and resumes when the canary
- * is scaled up.
+ * is scaled up. A KEDA ScaledObject does need it (keda.ts).
  */
 import type { V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
 import type { KubeClient } from "../src/kube/client.ts";
 import type { CanaryIdentity } from "../src/kube/metadata.ts";
 import { RESOURCES } from "../src/kube/resources.ts";
-import { invalidSpec, required } from "./errors.ts";
+import { holdsAll } from "./applied-already.ts";
+import { required } from "./errors.ts";
+import { applyPrimaryScaledObject, setTargetScaledObjectPaused } from "./keda.ts";
 import { adopt, checkWritable } from "./ownership.ts";
 import { workloadType } from "./workload.ts";
 import { includedLabels, primaryName, withoutTooling } from "./workload-primary.ts";
@@ -43,7 +45,7 @@ export function buildPrimaryAutoscaler(
   };
 }
 
-/** Creates or updates the primary's HPA when the Canary has an autoscalerRef. */
+/** Creates or updates the primary's autoscaler (an HPA, or a ScaledObject) when the Canary has an autoscalerRef. */
 export async function applyPrimaryAutoscaler(
   kube: KubeClient,
   namespace: string,
@@ -53,10 +55,9 @@ export async function applyPrimaryAutoscaler(
 ): Promise<void> {
   const ref = spec.autoscalerRef;
   if (!ref) return;
-  if (ref.kind !== "HorizontalPodAutoscaler") {
-    throw invalidSpec(
-      `autoscalerRef.kind ${ref.kind} is not supported: use an autoscaling/v2 HorizontalPodAutoscaler, or remove autoscalerRef`,
-    );
+  if (ref.kind === "ScaledObject") {
+    await applyPrimaryScaledObject(kube, namespace, spec, includeLabelPrefixes, owner);
+    return;
   }
   const hpa = await required(
     kube.get<V2HorizontalPodAutoscaler>(RESOURCES.horizontalPodAutoscalers, namespace, ref.name),
@@ -66,15 +67,27 @@ export async function applyPrimaryAutoscaler(
   const desired = buildPrimaryAutoscaler(hpa, spec, includeLabelPrefixes);
   const type = RESOURCES.horizontalPodAutoscalers;
   const name = desired.metadata?.name ?? "";
-  checkWritable(
-    kube,
-    await kube.find(type, namespace, name),
-    { kind: "HorizontalPodAutoscaler", namespace, name },
-    owner,
-    {
-      fix: `delete it, or rename the HorizontalPodAutoscaler ${ref.name}`,
-    },
-  );
-  const applied = await kube.apply(type, namespace, name, desired);
+  const existing = await kube.find<V2HorizontalPodAutoscaler>(type, namespace, name);
+  checkWritable(kube, existing, { kind: "HorizontalPodAutoscaler", namespace, name }, owner, {
+    fix: `delete it, or rename the HorizontalPodAutoscaler ${ref.name}`,
+  });
+  // Already as wanted (one Flagger made, a repeated promotion): nothing is written.
+  const applied =
+    existing && holdsAll(existing, desired) ? existing : await kube.apply(type, namespace, name, desired);
   await adopt(kube, type, applied, owner);
+}
+
+/**
+ * Before the canary is scaled to zero (`paused`) or back up: a ScaledObject would fight either
+ * move, so it is paused at zero replicas, and resumed first. An HPA needs nothing.
+ */
+export async function setTargetAutoscalerPaused(
+  kube: KubeClient,
+  namespace: string,
+  spec: Pick<ResolvedCanarySpec, "autoscalerRef">,
+  paused: boolean,
+): Promise<void> {
+  const ref = spec.autoscalerRef;
+  if (ref?.kind !== "ScaledObject") return;
+  await setTargetScaledObjectPaused(kube, namespace, ref.name, paused);
 }

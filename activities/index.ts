@@ -37,7 +37,7 @@ export function createCanaryActivities(deps: CanaryActivityDeps): CanaryActiviti
   const resources = kubeAnalysisResources(deps.kube.kubeConfig);
   return {
     ...createKubernetesActivities(deps),
-    runMetrics: createRunMetrics({ resources, config: deps.config }),
+    runMetrics: createRunMetrics({ resources, config: deps.config, kube: deps.kube }),
     runWebhooks: createRunWebhooks({ config: deps.config }),
     alert: createAlert({ resources, config: deps.config }),
   };

@@ -4,6 +4,7 @@
  * The primary is the revision pinned in the Service's primary-revision annotation, the canary the
  * latest created one; each is ready when its Revision's Ready condition is True.
  */
+import { targetTypeOf } from "../src/api/canary.ts";
 import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
 import type { KubeClient } from "../src/kube/client.ts";
 import type { CanaryIdentity } from "../src/kube/metadata.ts";
@@ -27,7 +28,7 @@ import {
 import type { RouterContext } from "./routing/router.ts";
 
 export function isKnativeTarget(spec: Pick<ResolvedCanarySpec, "targetRef">): boolean {
-  return spec.targetRef.kind === "Service";
+  return targetTypeOf(spec.targetRef) === "KnativeService";
 }
 
 interface Revision {

@@ -31,12 +31,14 @@ import type {
 import { NON_RETRYABLE_ERRORS } from "../workflows/activity-port.ts";
 import { PRIMARY_ONLY, sameRoute } from "../workflows/decisions/routes.ts";
 import { waitBudgetMs, waitControl } from "./activity-context.ts";
-import { applyPrimaryAutoscaler } from "./autoscaler.ts";
+import { applyPrimaryAutoscaler, setTargetAutoscalerPaused } from "./autoscaler.ts";
 import { deadlineExceeded, guarded, notReady } from "./errors.ts";
+import { isForeignPrimary, takeOver } from "./flagger-takeover.ts";
 import { createKnativeTargetActivities, isKnativeTarget } from "./knative-target.ts";
 import { adopt, type CanaryObject, checkWritable, identityOf, readCanary } from "./ownership.ts";
 import { routerFor } from "./routing/registry.ts";
 import type { RouterContext } from "./routing/router.ts";
+import { createServiceTargetActivities, isServiceTarget } from "./service-target.ts";
 import { reconcileServices, revertApexService } from "./services.ts";
 import { recordCanaryEvent, StatusWriter } from "./status.ts";
 import {
@@ -132,6 +134,12 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     settings,
   });
   const knative = createKnativeTargetActivities({ kube, now, routing });
+  const serviceTarget = createServiceTargetActivities({
+    kube,
+    now,
+    includeLabelPrefixes: settings.includeLabelPrefixes,
+    routing,
+  });
 
   /** Waits (bounded by the activity's own timeout) for a workload, or fails retryably to try again. */
   async function awaitReady(options: Omit<WaitOptions, "control" | "now" | "budgetMs">): Promise<void> {
@@ -154,12 +162,14 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
       await addCanaryFinalizer(kube, namespace, ref.name);
     }
     if (isKnativeTarget(spec)) return knative.initialize(target, owner);
+    if (isServiceTarget(spec)) return serviceTarget.initialize(target, owner);
     const workload = await readTarget(kube, namespace, spec);
     const label = targetLabel(workload, settings);
     const { kind } = spec.targetRef;
     const name = primaryName(spec.targetRef.name);
     const existing = await kube.find<Workload>(workloadType(kind), namespace, name);
     let primary = existing;
+    let takenOver: InitializeResult | undefined;
     if (!existing || replacesUnpromoted(target, canary, existing)) {
       const configs = await targetConfigs(kube, namespace, workload, settings);
       await applyConfigCopies(kube, namespace, configs, settings, owner);
@@ -177,6 +187,20 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
         fix: "delete it, or rename the target",
       });
       await adopt(kube, workloadType(kind), existing, owner);
+      if (isForeignPrimary(existing)) {
+        takenOver = await takeOver(kube, {
+          kind,
+          target: workload,
+          primary: existing,
+          label,
+          configs: await targetConfigs(kube, namespace, workload, settings),
+          includeLabelPrefixes: settings.includeLabelPrefixes,
+          selectorLabels: settings.selectorLabels,
+          revision: target.revision,
+          targetScaledDown: isScaledToZero(kind, workload),
+          status: canary.status,
+        });
+      }
     }
     await applyPrimaryAutoscaler(kube, namespace, spec, settings.includeLabelPrefixes, owner);
     await reconcileServices(kube, namespace, spec, label, workload, owner);
@@ -187,12 +211,14 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     if (!sameRoute(await router.getRoutes(routing(target)), PRIMARY_ONLY)) {
       await router.setRoutes(routing(target), PRIMARY_ONLY);
     }
+    await setTargetAutoscalerPaused(kube, namespace, spec, true);
     if (!isScaledToZero(kind, workload)) await scaleToZero(kube, kind, namespace, spec.targetRef.name);
-    return { primaryRevision: primary ? revisionAnnotation(primary) : undefined };
+    return takenOver ?? { primaryRevision: primary ? revisionAnnotation(primary) : undefined };
   }
 
   async function primaryReadiness(target: Target): Promise<ReadinessReport> {
     if (isKnativeTarget(target.spec)) return knative.primaryReadiness(target);
+    if (isServiceTarget(target.spec)) return serviceTarget.primaryReadiness(target);
     const { spec } = target;
     const { kind } = spec.targetRef;
     const where = `${target.ref.namespace}/${primaryName(spec.targetRef.name)}`;
@@ -218,6 +244,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
 
   async function canaryReadiness(target: Target): Promise<ReadinessReport> {
     if (isKnativeTarget(target.spec)) return knative.canaryReadiness(target);
+    if (isServiceTarget(target.spec)) return serviceTarget.canaryReadiness(target);
     const { kind, name } = target.spec.targetRef;
     const workload = await kube.find<Workload>(workloadType(kind), target.ref.namespace, name);
     // waitCanaryReady, which the workflow falls back to, says what is missing and when to give up.
@@ -242,6 +269,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
 
   async function waitCanaryReady(target: Target, options: WaitReadyOptions = {}): Promise<void> {
     if (isKnativeTarget(target.spec)) return knative.waitCanaryReady(target, options);
+    if (isServiceTarget(target.spec)) return serviceTarget.waitCanaryReady(target, options);
     const { ref, spec } = target;
     const control = waitControl(now());
     const deadlineSeconds = spec.progressDeadlineSeconds;
@@ -269,6 +297,13 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     const { ref, spec } = target;
     // Knative scales every revision itself, to zero when it gets no traffic.
     if (isKnativeTarget(spec)) return;
+    // Nothing behind a Service target is the operator's to scale: its canary copy follows the target.
+    if (isServiceTarget(spec)) {
+      if (to === "desired") await serviceTarget.syncCanary(target, identityOf(await readCanary(kube, ref)));
+      return;
+    }
+    // A ScaledObject is held before the canary goes down, and let go before it comes back up.
+    await setTargetAutoscalerPaused(kube, ref.namespace, spec, to === "zero");
     if (to === "zero") await scaleToZero(kube, spec.targetRef.kind, ref.namespace, spec.targetRef.name);
     else await scaleToDesired(kube, ref.namespace, spec);
   }
@@ -283,6 +318,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
 
   async function promote(target: Target): Promise<void> {
     if (isKnativeTarget(target.spec)) return knative.promote(target);
+    if (isServiceTarget(target.spec))
+      return serviceTarget.promote(target, identityOf(await readCanary(kube, target.ref)));
     const { ref, spec } = target;
     const namespace = ref.namespace;
     const owner = identityOf(await readCanary(kube, ref));
@@ -306,7 +343,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
   }
 
   async function syncStatus(target: Target, update: StatusUpdate): Promise<void> {
-    await status.sync(target.ref, update);
+    await status.sync(target.ref, update, target.spec);
   }
 
   async function recordEvent(target: Target, event: CanaryEvent): Promise<void> {
@@ -331,8 +368,9 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
       const canary = await kube.find<CanaryObject>(RESOURCES.canaries, namespace, ref.name);
       // Without the Canary nothing can be told apart as its own; only what was taken over is given back.
       const owner: CanaryIdentity = canary ? identityOf(canary) : { name: ref.name, uid: "" };
-      // A Knative Service's revisions keep running and it has no apex Service: only its traffic goes back.
-      if (!isKnativeTarget(spec)) {
+      // A Knative Service's revisions keep running and it has no apex Service; a Kubernetes Service
+      // target is the apex and was never changed, and its copies go with the Canary: only traffic goes back.
+      if (!isKnativeTarget(spec) && !isServiceTarget(spec)) {
         const workload = await scaledUpTarget(target);
         const revertTo = workload && { label: targetLabel(workload, settings), workload };
         await revertApexService(kube, namespace, spec, revertTo, owner);
@@ -347,6 +385,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps): Kubern
     const { ref, spec } = target;
     const { kind, name } = spec.targetRef;
     if (!(await kube.find<Workload>(workloadType(kind), ref.namespace, name))) return undefined;
+    await setTargetAutoscalerPaused(kube, ref.namespace, spec, false);
     await scaleToDesired(kube, ref.namespace, spec);
     const budgetMs = Math.min(waitBudgetMs(now(), readyWaitMs), spec.progressDeadlineSeconds * 1000);
     const waited = await waitForReady(kube, {

@@ -19,7 +19,7 @@ import { invalidSpec, notReady, required } from "./errors.ts";
 
 export interface CanaryObject {
   readonly metadata: V1ObjectMeta & { readonly name: string; readonly uid: string };
-  readonly status?: { readonly lastPromotedSpec?: string };
+  readonly status?: { readonly lastAppliedSpec?: string; readonly lastPromotedSpec?: string };
 }
 
 /** The Canary itself: its UID makes owner references. Gone means the workflow has nothing to act on. */

@@ -10,6 +10,7 @@ import type { KubeClient } from "../src/kube/client.ts";
 import { type CanaryIdentity, ORIGINAL_CONFIGURATION_ANNOTATION } from "../src/kube/metadata.ts";
 import { RESOURCES } from "../src/kube/resources.ts";
 import { retryOnConflict } from "../src/kube/retry.ts";
+import { holdsAll } from "./applied-already.ts";
 import { adopt, checkWritable, isManaged, originalOf, recordOriginal } from "./ownership.ts";
 import { primaryName, type SelectorLabel, type Workload, withoutTooling } from "./workload-primary.ts";
 
@@ -80,6 +81,30 @@ export function buildService(
   };
 }
 
+/**
+ * `service.unmanagedMetadata` names labels and annotations that someone else manages: as in
+ * Flagger, a value already on the Service wins over the Canary's, so applying never changes it
+ * (it is written back as it is, so the operator's apply does not drop a key it set first). The
+ * selector label stays the operator's, or the Service would stop selecting its pods.
+ */
+function keepUnmanaged(
+  desired: V1Service,
+  existing: V1Service,
+  unmanaged: ResolvedCanarySpec["service"]["unmanagedMetadata"],
+  selectorKey: string,
+): void {
+  const metadata = desired.metadata ?? {};
+  for (const field of ["labels", "annotations"] as const) {
+    const live = existing.metadata?.[field] ?? {};
+    for (const key of unmanaged?.[field] ?? []) {
+      const value = live[key];
+      if (value === undefined || (field === "labels" && key === selectorKey)) continue;
+      metadata[field] = { ...metadata[field], [key]: value };
+    }
+  }
+  desired.metadata = metadata;
+}
+
 interface OriginalService {
   readonly selector?: Record<string, string>;
   readonly ports?: V1ServicePort[];
@@ -118,7 +143,12 @@ export async function reconcileServices(
       const original: OriginalService = { selector: existing.spec?.selector, ports: existing.spec?.ports };
       await recordOriginal(kube, RESOURCES.services, existing, owner, original);
     }
-    const applied = await kube.apply<V1Service>(RESOURCES.services, namespace, name, desired);
+    if (existing) keepUnmanaged(desired, existing, spec.service.unmanagedMetadata, label.key);
+    // Already as wanted (a Service Flagger made, a repeated promotion): nothing is written.
+    const applied =
+      existing && holdsAll(existing, desired)
+        ? existing
+        : await kube.apply<V1Service>(RESOURCES.services, namespace, name, desired);
     // A taken-over apex stays the user's; adopt is a no-op on what the Canary already owns.
     if (role !== "apex" || !existing) await adopt(kube, RESOURCES.services, applied, owner);
   }

@@ -10,6 +10,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { CanaryStatus } from "../src/api/canary.ts";
+import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
 import type { KubeClient } from "../src/kube/client.ts";
 import { isNotFound } from "../src/kube/errors.ts";
 import { createCanaryEvent } from "../src/kube/events.ts";
@@ -18,6 +19,7 @@ import { retryOnConflict } from "../src/kube/retry.ts";
 import type { CanaryEvent, CanaryRef, StatusUpdate } from "../workflows/activity-port.ts";
 import { promotedConditionStatus } from "../workflows/decisions/phases.ts";
 import { invocationId } from "./activity-context.ts";
+import { cookieStatus } from "./status-cookies.ts";
 
 type Condition = NonNullable<CanaryStatus["conditions"]>[number];
 
@@ -29,6 +31,7 @@ export function nextStatus(
   previous: CanaryStatus,
   update: StatusUpdate,
   now: string,
+  spec?: Pick<ResolvedCanarySpec, "analysis" | "strategy">,
 ): CanaryStatus | undefined {
   const conditionStatus = promotedConditionStatus(update.phase);
   const before = previous.conditions?.find((c) => c.type === "Promoted");
@@ -40,6 +43,7 @@ export function nextStatus(
     iterations: update.iterations,
     lastAppliedSpec: update.revision ?? previous.lastAppliedSpec,
     lastPromotedSpec: update.lastPromotedRevision ?? previous.lastPromotedSpec,
+    ...(spec === undefined ? {} : cookieStatus(previous, update, spec)),
   };
   const lastAnalysis =
     update.metrics?.map((m) => ({
@@ -105,9 +109,13 @@ export class StatusWriter {
   }
 
   /** Projects the workflow's state onto `.status`; a deleted Canary is not an error. */
-  async sync(ref: CanaryRef, update: StatusUpdate): Promise<void> {
+  async sync(
+    ref: CanaryRef,
+    update: StatusUpdate,
+    spec?: Pick<ResolvedCanarySpec, "analysis" | "strategy">,
+  ): Promise<void> {
     if (update.reread) this.#seen.delete(key(ref));
-    await this.#write(ref, (status) => nextStatus(status, update, new Date(this.#now()).toISOString()));
+    await this.#write(ref, (status) => nextStatus(status, update, new Date(this.#now()).toISOString(), spec));
   }
 
   async setTrackedConfigs(ref: CanaryRef, checksums: Readonly<Record<string, string>>): Promise<void> {

@@ -13,6 +13,7 @@ import { SCALE_TO_ZERO_NODE_SELECTOR, SCALE_TO_ZERO_NODE_SELECTORS } from "../sr
 import { RESOURCES, type ResourceType } from "../src/kube/resources.ts";
 import type { WaitControl } from "./activity-context.ts";
 import { invalidSpec, required, targetNotFound } from "./errors.ts";
+import type { ScaledObject } from "./keda.ts";
 import { adopt, checkWritable } from "./ownership.ts";
 import {
   buildConfigCopy,
@@ -217,6 +218,10 @@ async function desiredReplicas(
       scaler.name,
     );
     return Math.max(hpa?.spec?.minReplicas ?? 1, 1);
+  }
+  if (scaler?.kind === "ScaledObject") {
+    const scaledObject = await kube.find<ScaledObject>(RESOURCES.scaledObjects, namespace, scaler.name);
+    return Math.max(scaledObject?.spec?.minReplicaCount ?? 1, 1);
   }
   const primary = await kube.find<V1Deployment>(
     RESOURCES.deployments,

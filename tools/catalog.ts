@@ -19,6 +19,8 @@ export interface Versions {
   etcd: string;
   kwok: string;
   prometheus: string;
+  /** PyPI moto[server]: the AWS emulator the CloudWatch metric provider is tested against. */
+  moto: string;
   /** Debian's major version: the headless browser the Temporal UI test drives. */
   chromium: string;
   /** The Helm CLI, for the chart's tests. */
@@ -29,11 +31,21 @@ export interface Versions {
   "knative-serving": string;
   contour: string;
   traefik: string;
+  /** KEDA's module, for the ScaledObject CRD an autoscalerRef can name. */
+  keda: string;
 }
 
 export const versions: Versions = JSON.parse(readFileSync(join(toolsDir, "versions.json"), "utf8"));
 
-export type ToolId = "temporal" | "etcd" | "kubernetes" | "kwok" | "prometheus" | "chromium" | "helm";
+export type ToolId =
+  | "temporal"
+  | "etcd"
+  | "kubernetes"
+  | "kwok"
+  | "prometheus"
+  | "chromium"
+  | "helm"
+  | "moto";
 
 /** Tools that come from the system's packages, not from the tools cache. */
 const systemTools: ReadonlySet<ToolId> = new Set(["prometheus", "chromium"]);
@@ -60,6 +72,7 @@ export const binaries = {
   prometheus: { name: "prometheus", envVar: "PROMETHEUS_BIN", tool: "prometheus" },
   chromium: { name: "chromium", envVar: "CHROMIUM_BIN", tool: "chromium" },
   helm: { name: "helm", envVar: "HELM_BIN", tool: "helm" },
+  motoServer: { name: "moto_server", envVar: "MOTO_SERVER_BIN", tool: "moto" },
 } as const satisfies Record<string, Binary>;
 
 export type BinaryKey = keyof typeof binaries;
@@ -72,6 +85,7 @@ const toolVersion: Record<ToolId, string> = {
   prometheus: versions.prometheus,
   chromium: versions.chromium,
   helm: versions.helm,
+  moto: versions.moto,
 };
 
 export function versionOf(tool: ToolId): string {

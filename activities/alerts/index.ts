@@ -11,7 +11,7 @@
  */
 import { ApplicationFailure } from "@temporalio/common";
 import type { AlertProviderSpec, AlertSeverity } from "../../src/api/canary.ts";
-import type { ResolvedAlert } from "../../src/api/defaults.ts";
+import { DEFAULTS, type ResolvedAlert } from "../../src/api/defaults.ts";
 import { validateAlertProvider } from "../../src/api/validate.ts";
 import type { OperatorConfig } from "../../src/config/operator.ts";
 import { checkAddress, DestinationError } from "../../src/net/destination.ts";
@@ -234,8 +234,9 @@ function delivery(
     type: spec.type,
     address,
     proxy: url("proxy", secret, spec.proxy, sources),
-    channel: spec.channel,
-    username: spec.username,
+    // Flagger's defaults: a provider without them posts as "flagger" to "general".
+    channel: spec.channel || DEFAULTS.alertChannel,
+    username: spec.username || DEFAULTS.alertUsername,
     token: secret?.token?.trim() || undefined,
   };
 }

@@ -13,6 +13,7 @@ import type { ResolvedMetric } from "../../src/api/defaults.ts";
 import { parsePrometheusDuration } from "../../src/api/duration.ts";
 import { validateMetricTemplate } from "../../src/api/validate.ts";
 import type { OperatorConfig } from "../../src/config/operator.ts";
+import type { KubeClient } from "../../src/kube/client.ts";
 import { errorMessage } from "../../src/log.ts";
 import { checkAddress, DestinationError } from "../../src/net/destination.ts";
 import { redact } from "../../src/net/redact.ts";
@@ -20,6 +21,7 @@ import type { MetricResult, Target } from "../../workflows/activity-port.ts";
 import { HttpFailure } from "../analysis-http.ts";
 import { AnalysisResourceError, type AnalysisResources } from "../analysis-resources.ts";
 import { BUILTIN_UNITS, builtinQuery } from "./builtin.ts";
+import { checkOnline } from "./online.ts";
 import { type MetricProvider, MetricQueryError } from "./provider.ts";
 import { createMetricProvider } from "./registry.ts";
 import { renderTemplate, TemplateError, type TemplateVariables } from "./template.ts";
@@ -31,6 +33,8 @@ export interface MetricsDependencies {
     OperatorConfig,
     "metricsServer" | "metricsQueryTimeoutMs" | "crossNamespaceRefs" | "denyLocalDestinations"
   >;
+  /** For providers that read the cluster (keptn, externalmetrics); they fail the check without it. */
+  readonly kube?: KubeClient;
 }
 
 /** Builds the runMetrics activity over the cluster objects and operator settings it reads. */
@@ -54,6 +58,7 @@ async function measure(
   const base = { name: metric.name, thresholdRange: metric.thresholdRange };
   try {
     const plan = await planQuery(metric, target, deps);
+    await checkOnline(plan.provider, target, metric.name);
     const value = await plan.provider.runQuery(plan.query, {
       intervalMs: parsePrometheusDuration(metric.interval),
     });
@@ -208,6 +213,7 @@ async function fromTemplate(
       credentialsSource,
       timeoutMs: deps.config.metricsQueryTimeoutMs,
       denyLocal: denyLocal(address, deps),
+      kube: deps.kube,
     }),
     query: render(query, variables, what),
     unit: "",

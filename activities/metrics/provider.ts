@@ -5,6 +5,7 @@
  */
 
 import { KindedError } from "../../src/kinded-error.ts";
+import type { KubeClient } from "../../src/kube/client.ts";
 import { excerpt, HttpFailure, type HttpRequest, type HttpResponse, httpRequest } from "../analysis-http.ts";
 
 /** How much of a query a message quotes. */
@@ -38,6 +39,8 @@ export interface ProviderSettings {
   readonly timeoutMs: number;
   /** Refuse loopback and link-local destinations (the operator's denyLocalDestinations). */
   readonly denyLocal: boolean;
+  /** The operator's Kubernetes client, for providers whose data lives in the cluster (keptn, externalmetrics). */
+  readonly kube?: KubeClient | undefined;
 }
 
 export type MetricProviderFactory = (settings: ProviderSettings) => MetricProvider;

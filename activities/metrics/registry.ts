@@ -3,9 +3,13 @@
  * one file exporting a MetricProviderFactory and one line here.
  */
 import type { MetricTemplateSpec } from "../../src/api/canary.ts";
+import { cloudWatchProvider } from "./cloudwatch.ts";
 import { datadogProvider } from "./datadog.ts";
 import { dynatraceProvider } from "./dynatrace.ts";
+import { externalMetricsProvider } from "./external-metrics.ts";
 import { graphiteProvider } from "./graphite.ts";
+import { influxDbProvider } from "./influxdb.ts";
+import { keptnProvider } from "./keptn.ts";
 import { newRelicProvider } from "./newrelic.ts";
 import { prometheusProvider } from "./prometheus.ts";
 import {
@@ -14,6 +18,8 @@ import {
   MetricQueryError,
   type ProviderSettings,
 } from "./provider.ts";
+import { splunkProvider } from "./splunk.ts";
+import { stackdriverProvider } from "./stackdriver.ts";
 
 export type MetricProviderType = MetricTemplateSpec["provider"]["type"];
 
@@ -23,6 +29,12 @@ export const metricProviders: Readonly<Partial<Record<MetricProviderType, Metric
   graphite: graphiteProvider,
   newrelic: newRelicProvider,
   dynatrace: dynatraceProvider,
+  cloudwatch: cloudWatchProvider,
+  influxdb: influxDbProvider,
+  stackdriver: stackdriverProvider,
+  splunk: splunkProvider,
+  keptn: keptnProvider,
+  externalmetrics: externalMetricsProvider,
 };
 
 export function createMetricProvider(type: MetricProviderType, settings: ProviderSettings): MetricProvider {

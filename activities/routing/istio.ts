@@ -5,7 +5,8 @@
  * puts a route for requests matching `analysis.match` in front, session affinity routes for its
  * cookies (set by the destinations' response headers). Retries, timeout, headers,
  * corsPolicy, rewrite and matches come from `spec.service`. DestinationRules for the primary and
- * canary hosts carry `service.trafficPolicy`.
+ * canary hosts carry `service.trafficPolicy`. A port with `service.appProtocol: tcp` gets one TCP
+ * route instead, as in Flagger: weights only, matched by the ports of `service.match`.
  */
 import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
 import { serviceNames } from "../../src/api/defaults.ts";
@@ -39,6 +40,25 @@ function metadata(spec: ResolvedCanarySpec, namespace: string, name: string): Re
   };
 }
 
+/** Flagger routes a service whose appProtocol is tcp (any case) at layer 4. */
+export function isTcp(spec: ResolvedCanarySpec): boolean {
+  return spec.service.appProtocol?.toLowerCase() === "tcp";
+}
+
+/** The one TCP route: the split by weight, for the ports `service.match` names (all when none). */
+function tcpRoute(spec: ResolvedCanarySpec, routes: Routes): HttpRoute {
+  const names = serviceNames(spec);
+  const port = { number: spec.service.port };
+  const ports = (spec.service.match ?? []).flatMap((m) => (m.port === undefined ? [] : [{ port: m.port }]));
+  return compact({
+    match: ports.length > 0 ? (ports as IstioMatch[]) : undefined,
+    route: [
+      { destination: { host: names.primary, port }, weight: routes.primaryWeight },
+      { destination: { host: names.canary, port }, weight: routes.canaryWeight },
+    ],
+  });
+}
+
 /** A response from this destination sets the cookie that keeps its user there (session affinity). */
 function setsCookie(cookie: StickyCookie | undefined): unknown {
   return cookie ? { response: { add: { "Set-Cookie": cookie.setCookie } } } : undefined;
@@ -52,8 +72,19 @@ export function buildVirtualService(
   revision?: string,
 ): KubeObject {
   const names = serviceNames(spec);
-  const sticky = stickySessions(spec, revision, routes);
   const service = spec.service;
+  // A delegate VirtualService is included by another one, which owns hosts and gateways.
+  const hosts = service.delegation ? undefined : [...new Set([names.apex, ...(service.hosts ?? [])])];
+  const gateways = service.delegation ? undefined : service.gateways;
+  if (isTcp(spec)) {
+    return {
+      apiVersion: "networking.istio.io/v1beta1",
+      kind: "VirtualService",
+      metadata: metadata(spec, namespace, names.apex),
+      spec: compact({ hosts, gateways, tcp: [tcpRoute(spec, routes)] }),
+    };
+  }
+  const sticky = stickySessions(spec, revision, routes);
   const port = { number: service.port };
   const serviceMatches = (service.match ?? []).map(toIstioMatch);
   const rewrite =
@@ -102,17 +133,11 @@ export function buildVirtualService(
           ),
           http(serviceMatches, routes, sticky),
         ];
-  // A delegate VirtualService is included by another one, which owns hosts and gateways.
-  const hosts = service.delegation ? undefined : [...new Set([names.apex, ...(service.hosts ?? [])])];
   return {
     apiVersion: "networking.istio.io/v1beta1",
     kind: "VirtualService",
     metadata: metadata(spec, namespace, names.apex),
-    spec: compact({
-      hosts,
-      gateways: service.delegation ? undefined : service.gateways,
-      http: routesList,
-    }),
+    spec: compact({ hosts, gateways, http: routesList }),
   };
 }
 
@@ -128,8 +153,13 @@ export function buildDestinationRule(spec: ResolvedCanarySpec, namespace: string
 /** The split: of the A/B route (the first) when testing A/B, else of the last (after session-affinity routes). */
 export function parseVirtualService(spec: ResolvedCanarySpec, virtualService: KubeObject): Routes {
   const names = serviceNames(spec);
-  const http = (virtualService.spec as { http?: HttpRoute[] } | undefined)?.http ?? [];
-  const first = spec.strategy.kind === "ab-testing" ? http[0] : http.at(-1);
+  const routeSpec = virtualService.spec as { http?: HttpRoute[]; tcp?: HttpRoute[] } | undefined;
+  const http = routeSpec?.http ?? [];
+  const first = isTcp(spec)
+    ? routeSpec?.tcp?.[0]
+    : spec.strategy.kind === "ab-testing"
+      ? http[0]
+      : http.at(-1);
   const weight = (host: string) => {
     const destinations = first?.route ?? [];
     const found = destinations.find((d) => d.destination.host === host);

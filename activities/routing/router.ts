@@ -10,6 +10,7 @@ import type { ResourceType } from "../../src/kube/resources.ts";
 import { retryOnConflict } from "../../src/kube/retry.ts";
 import type { Routes } from "../../workflows/activity-port.ts";
 import { PRIMARY_ONLY } from "../../workflows/decisions/routes.ts";
+import { holdsAll } from "../applied-already.ts";
 import { adopt, isManaged, originalOf, recordOriginal } from "../ownership.ts";
 import type { WorkloadSettings } from "../workload.ts";
 
@@ -75,7 +76,10 @@ export class ObjectRouter implements Router {
       const ours = existing && (isManaged(existing, owner) || originalOf(existing) !== undefined);
       if (existing && ours && object === weighted) routes = this.#parse(ctx, existing);
       if (existing) await recordOriginal(ctx.kube, object.type, existing, owner, { spec: existing.spec });
-      const applied = await ctx.kube.apply(object.type, ctx.namespace, object.name, object.build(routes));
+      const desired = object.build(routes);
+      // Already as wanted (taken over from Flagger, or nothing changed): nothing is written.
+      if (existing && holdsAll(existing, desired)) continue;
+      const applied = await ctx.kube.apply(object.type, ctx.namespace, object.name, desired);
       if (!existing) await adopt(ctx.kube, object.type, applied, owner);
     }
   }

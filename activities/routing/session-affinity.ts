@@ -28,7 +28,7 @@ export interface StickySessions {
 const DEFAULT_MAX_AGE_SECONDS = 86_400;
 
 /** Cookie values may not hold separators or spaces: revisions are hashes, but a hand-set one may. */
-function cookieValue(revision: string): string {
+export function cookieValue(revision: string): string {
   return revision.replace(/[^A-Za-z0-9._-]/g, "_");
 }
 

@@ -28,19 +28,32 @@ export const CANARY_PHASES = [
 ] as const;
 export type CanaryPhase = (typeof CANARY_PHASES)[number];
 
-/** Kinds of target: workloads, and Knative Services (`serving.knative.dev/v1`, provider knative only). */
+/** Kinds of target: workloads, and Services (a Knative Service or a Kubernetes one, by apiVersion). */
 export const TARGET_KINDS = ["Deployment", "DaemonSet", "Service"] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
 /** The targets that are workloads: the operator creates a primary copy of them. */
 export type WorkloadKind = Exclude<TargetKind, "Service">;
-/** The API of the one Service kind a Canary can target: Knative's. */
+/** A Service target with this API is a Knative Service (provider knative only). */
 export const KNATIVE_SERVICE_API_VERSION = "serving.knative.dev/v1";
+/** A Service target with this API is a Kubernetes Service: traffic moves between copies of it. */
+export const KUBERNETES_SERVICE_API_VERSION = "v1";
+/** What a targetRef names: a workload, a Knative Service, or a Kubernetes Service ("Service"). */
+export type TargetType = WorkloadKind | "KnativeService" | "Service";
 
+/**
+ * A Service target's apiVersion tells Knative's from a Kubernetes one. Like Flagger, anything but
+ * Knative's reads as a Kubernetes Service here; validation refuses apiVersions other than these two.
+ */
+export function targetTypeOf(ref: {
+  readonly kind: TargetKind;
+  readonly apiVersion?: string | undefined;
+}): TargetType {
+  if (ref.kind !== "Service") return ref.kind;
+  return ref.apiVersion === KNATIVE_SERVICE_API_VERSION ? "KnativeService" : "Service";
+}
+
+/** Autoscalers the primary gets a copy of: an autoscaling/v2 HPA, or a KEDA ScaledObject (keda.sh/v1alpha1). */
 export const AUTOSCALER_KINDS = ["HorizontalPodAutoscaler", "ScaledObject"] as const;
-/** The autoscaler kinds the primary gets a copy of today; the others are "not supported yet". */
-export const SUPPORTED_AUTOSCALER_KINDS = [
-  "HorizontalPodAutoscaler",
-] as const satisfies readonly (typeof AUTOSCALER_KINDS)[number][];
 
 /** Traffic providers, as Flagger names them: each has a router in activities/routing/registry.ts. */
 export const PROVIDERS = [
@@ -321,29 +334,22 @@ export const TargetRefSchema = z.object({
 });
 export type TargetRef = z.infer<typeof TargetRefSchema>;
 
-export const AutoscalerRefSchema = z
-  .object({
-    apiVersion: name,
-    kind: z.enum(AUTOSCALER_KINDS),
-    name: kubeName("subdomain"),
-    primaryScalerQueries: stringMap.optional(),
-    primaryScalerReplicas: z
-      .object({ minReplicas: integer(1).optional(), maxReplicas: integer(1).optional() })
-      .meta(
-        cel({
-          rule: "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
-          message: "minReplicas must not exceed maxReplicas",
-        }),
-      )
-      .optional(),
-  })
-  .meta(
-    cel({
-      rule: `self.kind in ${celList(SUPPORTED_AUTOSCALER_KINDS)}`,
-      message: `this autoscaler kind is not supported yet: use ${SUPPORTED_AUTOSCALER_KINDS.join(", ")}, or remove autoscalerRef`,
-      messageExpression: `'kind ' + self.kind + ' is not supported yet: use ${SUPPORTED_AUTOSCALER_KINDS.join(", ")}, or remove autoscalerRef'`,
-    }),
-  );
+export const AutoscalerRefSchema = z.object({
+  apiVersion: name,
+  kind: z.enum(AUTOSCALER_KINDS),
+  name: kubeName("subdomain"),
+  /** ScaledObject only: the primary's trigger queries, by trigger name. */
+  primaryScalerQueries: stringMap.optional(),
+  primaryScalerReplicas: z
+    .object({ minReplicas: integer(1).optional(), maxReplicas: integer(1).optional() })
+    .meta(
+      cel({
+        rule: "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
+        message: "minReplicas must not exceed maxReplicas",
+      }),
+    )
+    .optional(),
+});
 export type AutoscalerRef = z.infer<typeof AutoscalerRefSchema>;
 
 /** A reference to another object that may live in another namespace (templates, alert providers). */
@@ -535,7 +541,8 @@ export const SessionAffinitySchema = z
       )
       .optional(),
     httpOnly: flag.optional(),
-    maxAge: integer(1, LIMITS.maxCookieAgeSeconds).optional(),
+    /** Seconds; 0 means unset (a day), as in Flagger. */
+    maxAge: integer(0, LIMITS.maxCookieAgeSeconds).optional(),
     partitioned: flag.optional(),
     path: z
       .string(expect('a cookie path such as "/"'))
@@ -555,60 +562,55 @@ export const SessionAffinitySchema = z
   );
 export type SessionAffinity = z.infer<typeof SessionAffinitySchema>;
 
-export const CanaryAnalysisSchema = z
-  .object({
-    /** Time between analysis steps; Go duration, at least 100ms (Flagger's floor is 10s). */
-    interval: duration(LIMITS.minIntervalMs, LIMITS.maxIntervalMs, '"1m" or "30s"').optional(),
-    /** Number of analysis runs for blue/green and A/B testing. */
-    iterations: integer(1, LIMITS.maxIterations).optional(),
-    /** Mirror traffic to the canary (blue/green throughout, canary for one step). */
-    mirror: flag.optional(),
-    mirrorWeight: integer(0, 100).optional(),
-    maxWeight: integer(1, 100).optional(),
-    stepWeight: integer(1, 100).optional(),
-    stepWeights: z
-      .array(integer(1, 100))
-      .min(1, expect("a non-empty list of weights"))
-      // Strictly increasing weights of 1 to 100 are at most 100; the bound also prices the CEL rule.
-      .max(100, expect("a list of at most 100 weights"))
-      .meta(
-        cel({
-          // Sorted with each weight once is strictly increasing.
-          rule: "self.isSorted() && self.all(w, self.exists_one(x, x == w))",
-          message: "must be strictly increasing, e.g. [5, 10, 25, 50]",
-        }),
-      )
-      .optional(),
-    stepWeightPromotion: integer(1, 100).optional(),
-    /** Failed checks tolerated before rollback. */
-    threshold: integer(1, LIMITS.maxThreshold).optional(),
-    primaryReadyThreshold: integer(0, 100).optional(),
-    canaryReadyThreshold: integer(0, 100).optional(),
-    alerts: list(CanaryAlertSchema).optional(),
-    metrics: list(CanaryMetricSchema).optional(),
-    webhooks: list(CanaryWebhookSchema).optional(),
-    /** A/B testing conditions; with `iterations` they select the A/B strategy. */
-    match: list(HttpMatchSchema).optional(),
-    sessionAffinity: SessionAffinitySchema.optional(),
-    /**
-     * durable-canary extension: how long any gate (confirm-rollout, confirm-traffic-increase,
-     * confirm-promotion) may stay closed before the rollout is rolled back. Unset means gates wait
-     * forever, as in Flagger. A gate webhook's own `gateTimeout` overrides it.
-     */
-    gateTimeout: duration(1, LIMITS.maxGateTimeoutMs, '"30m"').optional(),
-  })
-  .meta(
-    cel(
-      {
-        rule: "!(has(self.stepWeight) && has(self.stepWeights))",
-        message: "stepWeight and stepWeights are mutually exclusive: keep one",
-      },
-      {
-        rule: "!has(self.stepWeight) || !has(self.maxWeight) || self.maxWeight >= self.stepWeight",
-        message: "maxWeight must be at least stepWeight",
-      },
-    ),
-  );
+export const CanaryAnalysisSchema = z.object({
+  /**
+   * Time between analysis steps; Go duration. Below LIMITS.minIntervalMs it is raised to that
+   * floor with a warning, as Flagger raises anything below its own 10s floor.
+   */
+  interval: duration(0, LIMITS.maxIntervalMs, '"1m" or "30s"').optional(),
+  /** Number of analysis runs for blue/green and A/B testing. 0 means unset, as in Flagger. */
+  iterations: integer(0, LIMITS.maxIterations).optional(),
+  /** Mirror traffic to the canary (blue/green throughout, canary for one step). */
+  mirror: flag.optional(),
+  mirrorWeight: integer(0, 100).optional(),
+  /** 0 means unset (100), as in Flagger. */
+  maxWeight: integer(0, 100).optional(),
+  /** 0 means unset, as in Flagger. */
+  stepWeight: integer(0, 100).optional(),
+  stepWeights: z
+    .array(integer(1, 100))
+    .min(1, expect("a non-empty list of weights"))
+    // Strictly increasing weights of 1 to 100 are at most 100; the bound also prices the CEL rule.
+    .max(100, expect("a list of at most 100 weights"))
+    .meta(
+      cel({
+        // Sorted with each weight once is strictly increasing.
+        rule: "self.isSorted() && self.all(w, self.exists_one(x, x == w))",
+        message: "must be strictly increasing, e.g. [5, 10, 25, 50]",
+      }),
+    )
+    .optional(),
+  /** 0 means unset (all traffic back to the primary at once), as in Flagger. */
+  stepWeightPromotion: integer(0, 100).optional(),
+  /** Failed checks tolerated before rollback; 0 means unset (1), as in Flagger. */
+  threshold: integer(0, LIMITS.maxThreshold).optional(),
+  primaryReadyThreshold: integer(0, 100).optional(),
+  canaryReadyThreshold: integer(0, 100).optional(),
+  alerts: list(CanaryAlertSchema).optional(),
+  metrics: list(CanaryMetricSchema).optional(),
+  webhooks: list(CanaryWebhookSchema).optional(),
+  /** A/B testing conditions; with `iterations` they select the A/B strategy. */
+  match: list(HttpMatchSchema).optional(),
+  sessionAffinity: SessionAffinitySchema.optional(),
+  /**
+   * durable-canary extension: how long any gate (confirm-rollout, confirm-traffic-increase,
+   * confirm-promotion) may stay closed before the rollout is rolled back. Unset means gates wait
+   * forever, as in Flagger. A gate webhook's own `gateTimeout` overrides it.
+   */
+  gateTimeout: duration(1, LIMITS.maxGateTimeoutMs, '"30m"').optional(),
+});
+// stepWeight beside stepWeights, or above maxWeight, is accepted as Flagger accepts it, with a
+// warning saying what runs (src/api/leniency.ts).
 export type CanaryAnalysis = z.infer<typeof CanaryAnalysisSchema>;
 
 // ---- Canary ----
@@ -623,15 +625,18 @@ const RECREATE = "delete the Canary and create it again";
  */
 const CANARY_SPEC_RULES: readonly CelRule[] = [
   {
-    rule: "self.targetRef.kind == oldSelf.targetRef.kind && self.targetRef.name == oldSelf.targetRef.name",
+    // A Service's apiVersion tells a Knative Service from a Kubernetes one: another target too.
+    rule:
+      "self.targetRef.kind == oldSelf.targetRef.kind && self.targetRef.name == oldSelf.targetRef.name && " +
+      "(self.targetRef.kind != 'Service' || self.targetRef.apiVersion == oldSelf.targetRef.apiVersion)",
     message: `targetRef cannot change on a live Canary: ${RECREATE} with the new target`,
     fieldPath: ".targetRef",
   },
   {
-    // The Services are named after service.name, or targetRef.name when it is unset.
+    // The Services are named after service.name, or targetRef.name when it is unset (or there is no service).
     rule:
-      "(has(self.service.name) ? self.service.name : self.targetRef.name) == " +
-      "(has(oldSelf.service.name) ? oldSelf.service.name : oldSelf.targetRef.name)",
+      "(has(self.service) && has(self.service.name) ? self.service.name : self.targetRef.name) == " +
+      "(has(oldSelf.service) && has(oldSelf.service.name) ? oldSelf.service.name : oldSelf.targetRef.name)",
     message: `service.name cannot change on a live Canary: ${RECREATE} with the new name`,
     fieldPath: ".service",
   },
@@ -660,7 +665,9 @@ export const CanarySpecSchema = z
       ingressRef: ObjectReferenceSchema.optional(),
       routeRef: ObjectReferenceSchema.optional(),
       upstreamRef: ObjectReferenceSchema.extend({ namespace: text.optional() }).optional(),
-      service: CanaryServiceSchema,
+      /** Required except for a Knative Service target, which Knative routes itself (Flagger's CRD does not require it). */
+      service: CanaryServiceSchema.optional(),
+      /** Absent means promote without analysis, as Flagger's SkipAnalysis reads it (with a warning). */
       analysis: CanaryAnalysisSchema.optional(),
       /** @deprecated Flagger's old name for `analysis`, read when `analysis` is absent. */
       canaryAnalysis: CanaryAnalysisSchema.optional(),
@@ -676,7 +683,10 @@ export const CanarySpecSchema = z
     expect("an object"),
   )
   .meta(cel(...CANARY_SPEC_RULES));
-export type CanarySpec = z.infer<typeof CanarySpecSchema>;
+/** A spec as the schema parses it. */
+export type CanarySpecInput = z.infer<typeof CanarySpecSchema>;
+/** A spec as validation reads it: service filled in for a Knative target that has none (src/api/leniency.ts). */
+export type CanarySpec = Omit<CanarySpecInput, "service"> & { readonly service: CanaryService };
 
 export const CanaryConditionSchema = z.object({
   /** Flagger's only condition type, read by `kubectl wait --for=condition=promoted`. */
@@ -690,7 +700,8 @@ export const CanaryConditionSchema = z.object({
 export type CanaryCondition = z.infer<typeof CanaryConditionSchema>;
 
 export const CanaryStatusSchema = z.object({
-  phase: z.enum(CANARY_PHASES).optional(),
+  /** "" as Flagger's CRD allows it (Go's zero value), so a status Flagger wrote stays writable. */
+  phase: z.enum([...CANARY_PHASES, ""]).optional(),
   canaryWeight: integer(0, 100).optional(),
   failedChecks: integer(0).optional(),
   iterations: integer(0).optional(),

@@ -18,7 +18,7 @@ import type {
   ThresholdRange,
   WebhookType,
 } from "./canary.ts";
-import { BUILTIN_METRICS } from "./canary.ts";
+import { BUILTIN_METRICS, LIMITS } from "./canary.ts";
 import { parseDuration } from "./duration.ts";
 import { type Strategy, selectStrategy } from "./strategy.ts";
 
@@ -35,6 +35,9 @@ export const DEFAULTS = {
   webhookTimeout: "10s",
   webhookRetries: 0,
   alertSeverity: "info",
+  /** What Flagger posts as and to when an AlertProvider names no username or channel. */
+  alertUsername: "flagger",
+  alertChannel: "general",
   portName: "http",
   /** Flagger runs the kubernetes provider as blue/green with this many iterations when none are set. */
   kubernetesIterations: 10,
@@ -149,8 +152,8 @@ export function applyDefaults(spec: CanarySpec, options: DefaultsOptions = {}): 
     service: resolveService(spec),
     analysis,
     progressDeadlineSeconds: spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds,
-    // Flagger promotes without analysis when a Canary has none.
-    skipAnalysis: spec.skipAnalysis ?? declared === undefined,
+    // Flagger promotes without analysis when a Canary has none, whatever skipAnalysis says.
+    skipAnalysis: declared === undefined || (spec.skipAnalysis ?? false),
     revertOnDeletion: spec.revertOnDeletion ?? false,
     suspend: spec.suspend ?? false,
   };
@@ -186,11 +189,13 @@ function resolveAnalysis(analysis: CanaryAnalysis, provider: Provider): Resolved
   const stepWeights = analysis.stepWeights ?? [];
   const lastStep = stepWeights.at(-1);
   return {
-    intervalMs: parseDuration(analysis.interval ?? DEFAULTS.analysisInterval),
+    // Raised to the floor, as Flagger raises intervals below its own (src/api/leniency.ts warns).
+    intervalMs: Math.max(LIMITS.minIntervalMs, parseDuration(analysis.interval ?? DEFAULTS.analysisInterval)),
     threshold: analysis.threshold ?? DEFAULTS.threshold,
     maxWeight: lastStep ?? analysis.maxWeight ?? DEFAULTS.maxWeight,
     stepWeight: analysis.stepWeight,
-    stepWeights,
+    // With both set, Flagger steps by stepWeight up to the last of stepWeights (the maxWeight above).
+    stepWeights: analysis.stepWeight === undefined ? stepWeights : [],
     stepWeightPromotion: analysis.stepWeightPromotion,
     iterations,
     mirror: strategy.mirror,
@@ -216,13 +221,11 @@ export function builtinMetric(name: string): BuiltinMetric | undefined {
 
 function resolveMetric(metric: CanaryMetric): ResolvedMetric {
   const builtin = builtinMetric(metric.name);
-  // Flagger's deprecated single threshold is a floor for success rate and a ceiling otherwise.
+  // Flagger's deprecated single threshold is a floor for success rate and a ceiling otherwise;
+  // with neither it and no thresholdRange, Flagger compares with 0 (src/api/leniency.ts warns).
+  const threshold = metric.threshold ?? 0;
   const fromThreshold: ThresholdRange =
-    metric.threshold === undefined
-      ? {}
-      : builtin === "request-success-rate"
-        ? { min: metric.threshold }
-        : { max: metric.threshold };
+    builtin === "request-success-rate" ? { min: threshold } : { max: threshold };
   return {
     name: metric.name,
     builtin,

@@ -14,12 +14,13 @@ import {
   HTTP_TOKEN,
   type HttpMatch,
   KNATIVE_SERVICE_API_VERSION,
+  KUBERNETES_SERVICE_API_VERSION,
   LIMITS,
   type MetricTemplateSpec,
   MetricTemplateSpecSchema,
   NAME_RULES,
   type Provider,
-  SUPPORTED_AUTOSCALER_KINDS,
+  targetTypeOf,
 } from "./canary.ts";
 import {
   applyDefaults,
@@ -30,6 +31,13 @@ import {
   serviceNames,
 } from "./defaults.ts";
 import { parseDuration } from "./duration.ts";
+import {
+  noAnalysisWarning,
+  normalizeSpec,
+  strategyWarnings,
+  tcpWarnings,
+  thresholdWarning,
+} from "./leniency.ts";
 
 export type Validation<T> =
   | { readonly ok: true; readonly spec: T; readonly warnings: readonly string[] }
@@ -42,10 +50,12 @@ export type Validation<T> =
 export function validateCanary(spec: unknown, options: DefaultsOptions = {}): Validation<ResolvedCanarySpec> {
   const parsed = parse(CanarySpecSchema, spec);
   if (!parsed.ok) return parsed;
+  const normalized = normalizeSpec(parsed.spec);
+  if (!normalized.ok) return { ok: false, errors: [normalized.error] };
   const findings = new Findings();
-  checkCanary(parsed.spec, options.defaultProvider, findings);
+  checkCanary(normalized.spec, options.defaultProvider, findings);
   if (findings.errors.length > 0) return { ok: false, errors: findings.errors };
-  const resolved = applyDefaults(parsed.spec, options);
+  const resolved = applyDefaults(normalized.spec, options);
   const tooLarge = sizeProblem(resolved);
   if (tooLarge !== undefined) return { ok: false, errors: [tooLarge] };
   return { ok: true, spec: resolved, warnings: findings.warnings };
@@ -166,19 +176,15 @@ class Findings {
 function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, findings: Findings): void {
   const provider = spec.provider ?? defaultProvider ?? DEFAULTS.provider;
   checkProviderFields(spec, provider, findings);
-  if (spec.targetRef.kind === "Service" || provider === "knative") {
+  const targetType = targetTypeOf(spec.targetRef);
+  if (targetType === "Service") checkServiceTarget(spec, provider, findings);
+  if (targetType === "KnativeService" || (targetType !== "Service" && provider === "knative")) {
     checkKnativeTarget(spec, provider, findings);
   } else {
     checkNames(spec, findings);
   }
   checkRouteTimeouts(spec, provider, findings);
   checkHeaderNames(spec.service.match, "service.match", findings);
-  const scalerKind = spec.autoscalerRef?.kind;
-  if (scalerKind !== undefined && !(SUPPORTED_AUTOSCALER_KINDS as readonly string[]).includes(scalerKind)) {
-    findings.error(
-      `autoscalerRef.kind ${scalerKind} is not supported yet: use ${SUPPORTED_AUTOSCALER_KINDS.join(", ")}, or remove autoscalerRef`,
-    );
-  }
   if (spec.targetRef.kind === "DaemonSet" && spec.autoscalerRef !== undefined) {
     findings.error(
       "autoscalerRef cannot be used with a DaemonSet target (DaemonSets have no replicas to scale): remove autoscalerRef",
@@ -196,9 +202,7 @@ function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, fi
   }
 
   if (spec.analysis === undefined && spec.canaryAnalysis === undefined) {
-    findings.error(
-      "analysis is required: set analysis.interval and one of analysis.stepWeight, analysis.stepWeights or analysis.iterations",
-    );
+    if (spec.skipAnalysis !== true) findings.warn(noAnalysisWarning(spec));
     return;
   }
   if (spec.analysis === undefined) {
@@ -210,6 +214,8 @@ function checkCanary(spec: CanarySpec, defaultProvider: Provider | undefined, fi
   const analysis = (spec.analysis ?? spec.canaryAnalysis) as CanaryAnalysis;
 
   checkStrategyFields(analysis, key, provider, spec.skipAnalysis ?? false, findings);
+  for (const warning of strategyWarnings(analysis, key, provider)) findings.warn(warning);
+  for (const warning of tcpWarnings(spec, analysis, key, provider)) findings.warn(warning);
   checkMetrics(analysis, key, findings);
   checkWebhooks(analysis, key, findings);
   checkHeaderNames(analysis.match, `${key}.match`, findings);
@@ -257,7 +263,7 @@ function checkProviderFields(spec: CanarySpec, provider: Provider, findings: Fin
  * copies, so only the API server's own rules apply to it.
  */
 function checkKnativeTarget(spec: CanarySpec, provider: Provider, findings: Findings): void {
-  const { apiVersion, kind } = spec.targetRef;
+  const { kind } = spec.targetRef;
   if (kind !== "Service") {
     findings.error(
       spec.provider === undefined
@@ -265,11 +271,6 @@ function checkKnativeTarget(spec: CanarySpec, provider: Provider, findings: Find
         : `provider knative routes Knative Services only, but targetRef is a ${kind}: point targetRef at a Knative Service (apiVersion ${KNATIVE_SERVICE_API_VERSION}, kind Service), or choose another provider`,
     );
     return;
-  }
-  if (apiVersion !== KNATIVE_SERVICE_API_VERSION) {
-    findings.error(
-      `targetRef.kind Service names a Knative Service only (a Kubernetes Service cannot be a target): set targetRef.apiVersion to ${KNATIVE_SERVICE_API_VERSION}, or point targetRef at the Deployment or DaemonSet behind the Service`,
-    );
   }
   if (provider !== "knative") {
     findings.error(
@@ -279,6 +280,48 @@ function checkKnativeTarget(spec: CanarySpec, provider: Provider, findings: Find
   if (spec.autoscalerRef !== undefined) {
     findings.error(
       "autoscalerRef cannot be used with a Knative Service target (Knative scales its revisions itself): remove autoscalerRef",
+    );
+  }
+}
+
+/** Providers that cannot route a Kubernetes Service target, and why. */
+const SERVICE_TARGET_PROVIDERS_REFUSED: Partial<Record<Provider, string>> = {
+  kubernetes:
+    "it switches the apex Service's selector between workloads, and here the apex is the target itself",
+  knative: "it routes Knative Services only",
+  appmesh: "its virtual nodes select the target's pods",
+  "appmesh:v1beta2": "its virtual nodes select the target's pods",
+};
+
+/**
+ * A Kubernetes Service (Flagger's service canary) is the apex itself: traffic moves between its
+ * `-primary` and `-canary` copies, so a mesh or gateway must route it, its copies are named after
+ * it, and nothing behind it is scaled.
+ */
+function checkServiceTarget(spec: CanarySpec, provider: Provider, findings: Findings): void {
+  const { apiVersion, name } = spec.targetRef;
+  if (apiVersion !== KUBERNETES_SERVICE_API_VERSION) {
+    findings.error(
+      `targetRef.apiVersion ${apiVersion} is not a Service API: with kind Service, use ${KUBERNETES_SERVICE_API_VERSION} for a Kubernetes Service (traffic moves between its -primary and -canary copies) or ${KNATIVE_SERVICE_API_VERSION} for a Knative Service (provider knative)`,
+    );
+  }
+  const refused = SERVICE_TARGET_PROVIDERS_REFUSED[provider];
+  if (refused !== undefined) {
+    findings.error(
+      `provider ${provider} cannot route a Kubernetes Service target (${refused}): choose a mesh or gateway provider such as gatewayapi:v1 or istio` +
+        (provider === "knative"
+          ? `, or set targetRef.apiVersion to ${KNATIVE_SERVICE_API_VERSION} for a Knative Service`
+          : ""),
+    );
+  }
+  if (spec.service.name !== undefined && spec.service.name !== name) {
+    findings.error(
+      `service.name must be unset or ${name} with a Kubernetes Service target: the target is the apex Service, and its -primary and -canary copies are named after it`,
+    );
+  }
+  if (spec.autoscalerRef !== undefined) {
+    findings.error(
+      "autoscalerRef cannot be used with a Kubernetes Service target (nothing behind the Service is scaled): remove autoscalerRef",
     );
   }
 }
@@ -403,18 +446,6 @@ function checkStrategyFields(
     }
   }
 
-  if (stepWeight !== undefined && stepWeights !== undefined) {
-    findings.error(`${key}.stepWeight and ${key}.stepWeights are mutually exclusive: keep one`);
-  }
-  if (
-    iterations !== undefined &&
-    (stepWeight !== undefined || stepWeights !== undefined) &&
-    provider !== "kubernetes"
-  ) {
-    findings.error(
-      `${key}.iterations selects blue/green (or A/B testing with ${key}.match), which does not shift weights: remove ${key}.iterations or ${stepWeight === undefined ? `${key}.stepWeights` : `${key}.stepWeight`}`,
-    );
-  }
   if (
     iterations === undefined &&
     stepWeight === undefined &&
@@ -432,21 +463,13 @@ function checkStrategyFields(
       findings.error(`${key}.stepWeights must be strictly increasing, got [${stepWeights.join(", ")}]`);
     }
     const last = stepWeights.at(-1);
-    if (maxWeight !== undefined && maxWeight !== last) {
+    if (maxWeight !== undefined && maxWeight !== last && iterations === undefined) {
       findings.warn(
         `${key}.maxWeight (${maxWeight}) is ignored when ${key}.stepWeights is set; the canary stops at the last step (${last}): remove ${key}.maxWeight`,
       );
     }
   }
-  if (stepWeight !== undefined && maxWeight !== undefined && maxWeight < stepWeight) {
-    findings.error(`${key}.maxWeight (${maxWeight}) must be at least ${key}.stepWeight (${stepWeight})`);
-  }
-  if (
-    iterations !== undefined &&
-    maxWeight !== undefined &&
-    stepWeights === undefined &&
-    provider !== "kubernetes"
-  ) {
+  if (iterations !== undefined && maxWeight !== undefined && provider !== "kubernetes") {
     findings.warn(
       `${key}.maxWeight has no effect with ${key}.iterations (blue/green, A/B testing): remove it`,
     );
@@ -492,11 +515,9 @@ function checkMetrics(analysis: CanaryAnalysis, key: string, findings: Findings)
       }
     }
     const range = metric.thresholdRange;
-    if (range === undefined && metric.threshold === undefined) {
-      findings.error(`${at} (${metric.name}) needs thresholdRange with min and/or max`);
-    } else if (range !== undefined && range.min === undefined && range.max === undefined) {
-      findings.error(`${at}.thresholdRange needs min and/or max`);
-    } else if (range?.min !== undefined && range.max !== undefined && range.min > range.max) {
+    const lenient = thresholdWarning(metric, at);
+    if (lenient !== undefined) findings.warn(lenient);
+    if (range?.min !== undefined && range.max !== undefined && range.min > range.max) {
       findings.error(`${at}.thresholdRange.min (${range.min}) must not exceed max (${range.max})`);
     }
   });

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
 import type { CanaryRef } from "../../workflows/activity-port.ts";
-import type { TargetKind, WorkloadKind } from "../api/canary.ts";
+import type { TargetType, WorkloadKind } from "../api/canary.ts";
 import type { DefaultsOptions } from "../api/defaults.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
 import { type ConfigKind, type ConfigObject, type ConfigRef, configRefs } from "../kube/configs.ts";
@@ -32,6 +32,7 @@ import {
   type ProblemReason,
   problemStatusPatch,
   reconcileCanary,
+  SPEC_WARNING_REASON,
   showsProblem,
   type TargetObject,
   targetRefOf,
@@ -66,10 +67,11 @@ export class Controller {
   readonly #informers: Informer[];
   readonly #targets: Record<WorkloadKind, Informer>;
   /**
-   * Knative Services, watched from the first Canary that targets one: a cluster without Knative
-   * serves no such resource, and an informer that cannot list must not hold the others back.
+   * Knative and Kubernetes Services as targets, each watched from the first Canary that targets
+   * one: a cluster without Knative serves no Knative Services, one without Service targets need
+   * not hold every Service, and an informer that cannot list must not hold the others back.
    */
-  #knativeServices: Informer | undefined;
+  readonly #serviceTargets: Partial<Record<Exclude<TargetType, WorkloadKind>, Informer>> = {};
   readonly #configs: Partial<Record<ConfigKind, Informer>>;
   /**
    * The Secrets targets use, read by name, with the resourceVersion the metadata informer showed
@@ -137,21 +139,22 @@ export class Controller {
     });
   }
 
-  /** The informer of a target kind; the Knative Services' one starts on first use. */
-  #targetInformer(kind: TargetKind): Informer {
-    if (kind !== "Service") return this.#targets[kind];
-    if (!this.#knativeServices) {
-      const informer = this.#informer(RESOURCES.knativeServices, (o) => this.#targetChanged("Service", o));
-      this.#knativeServices = informer;
-      void informer.start();
-      // The Canaries that waited for it are reconciled once it holds every Knative Service.
-      void informer.whenSynced().then(() => {
-        for (const canary of this.#o.canaries.list()) {
-          if (targetRefOf(canary as CanaryObject)?.kind === "Service") this.#queue.add(keyOf(canary));
-        }
-      });
-    }
-    return this.#knativeServices;
+  /** The informer of a target type; a Service type's starts on first use. */
+  #targetInformer(type: TargetType): Informer {
+    if (isWorkloadType(type)) return this.#targets[type];
+    const started = this.#serviceTargets[type];
+    if (started) return started;
+    const resource = type === "KnativeService" ? RESOURCES.knativeServices : RESOURCES.services;
+    const informer = this.#informer(resource, (o) => this.#targetChanged(type, o));
+    this.#serviceTargets[type] = informer;
+    void informer.start();
+    // The Canaries that waited for it are reconciled once it holds every such Service.
+    void informer.whenSynced().then(() => {
+      for (const canary of this.#o.canaries.list()) {
+        if (targetRefOf(canary as CanaryObject)?.type === type) this.#queue.add(keyOf(canary));
+      }
+    });
+    return informer;
   }
 
   /** Keys waiting or in work. */
@@ -170,7 +173,7 @@ export class Controller {
   async start(): Promise<void> {
     this.#stopped = false;
     await Promise.all(this.#informers.map((i) => i.start()));
-    if (this.#knativeServices) void this.#knativeServices.start();
+    for (const informer of Object.values(this.#serviceTargets)) void informer.start();
     void Promise.all(this.#informers.map((i) => i.whenSynced())).then(() => {
       if (this.#stopped) return;
       this.#synced = true;
@@ -184,7 +187,7 @@ export class Controller {
     this.#stopped = true;
     this.#synced = false;
     clearInterval(this.#resync);
-    await Promise.all([...this.#informers, this.#knativeServices].map((i) => i?.stop()));
+    await Promise.all([...this.#informers, ...Object.values(this.#serviceTargets)].map((i) => i.stop()));
     await this.#queue.stop();
   }
 
@@ -233,20 +236,20 @@ export class Controller {
     }
   }
 
-  #targetChanged(kind: TargetKind, workload: KubeObject): void {
+  #targetChanged(type: TargetType, workload: KubeObject): void {
     const { namespace, name } = workload.metadata ?? {};
     for (const canary of this.#o.canaries.list(namespace)) {
       const target = targetRefOf(canary as CanaryObject);
-      if (target?.kind === kind && target.name === name) this.#queue.add(keyOf(canary));
+      if (target?.type === type && target.name === name) this.#queue.add(keyOf(canary));
     }
   }
 
   /** The Secrets the Canary's target uses, as the target is in the informer cache. */
   #secretRefs(namespace: string, canary: CanaryObject): ConfigRef[] {
     const target = targetRefOf(canary);
-    // A Knative Service's configs are not tracked: Knative makes a revision of its template alone.
-    if (!target || target.kind === "Service" || !this.#configs.Secret) return [];
-    const workload = this.#targets[target.kind].get(namespace, target.name) as Workload | undefined;
+    // A Service target's configs are not tracked: only workloads' pod templates name configs.
+    if (!target || !isWorkloadType(target.type) || !this.#configs.Secret) return [];
+    const workload = this.#targets[target.type].get(namespace, target.name) as Workload | undefined;
     return configRefs(workload?.spec?.template?.spec).filter((r) => r.kind === "Secret");
   }
 
@@ -282,8 +285,8 @@ export class Controller {
     const { namespace = "", name } = config.metadata ?? {};
     for (const canary of this.#o.canaries.list(namespace)) {
       const target = targetRefOf(canary as CanaryObject);
-      if (!target || target.kind === "Service") continue;
-      const workload = this.#targets[target.kind].get(namespace, target.name) as Workload | undefined;
+      if (!target || !isWorkloadType(target.type)) continue;
+      const workload = this.#targets[target.type].get(namespace, target.name) as Workload | undefined;
       const uses = configRefs(workload?.spec?.template?.spec).some((r) => r.kind === kind && r.name === name);
       if (uses) this.#queue.add(keyOf(canary));
     }
@@ -319,12 +322,13 @@ export class Controller {
       return undefined;
     }
     this.#gone.delete(key);
-    // Reconciled when the Knative Services' informer has listed them; not found before is no answer.
-    if (targetRefOf(canary)?.kind === "Service" && !this.#targetInformer("Service").synced) return undefined;
+    // A Service target is reconciled once its informer has listed them; not found before is no answer.
+    const type = targetRefOf(canary)?.type;
+    if (type !== undefined && !isWorkloadType(type) && !this.#targetInformer(type).synced) return undefined;
     await this.#readSecrets(namespace, canary);
     const decision = reconcileCanary({
       canary,
-      target: (kind, target) => this.#targetInformer(kind).get(namespace, target) as TargetObject | undefined,
+      target: (type, target) => this.#targetInformer(type).get(namespace, target) as TargetObject | undefined,
       config: (kind, config) => this.#config(namespace, kind, config),
       configTracking: this.#o.configTracking,
       defaults: this.#o.defaults,
@@ -429,6 +433,9 @@ export class Controller {
         this.#o.onSignal?.(performance.now() - sending);
         this.#sent.set(key, fingerprint);
         this.#o.log.debug({ canary: key, revision: decision.revision }, "revision sent");
+        // Once per spec change or revision: fields without effect, and what Flagger reads differently.
+        for (const warning of decision.warnings)
+          await this.#event(ref, "Warning", SPEC_WARNING_REASON, warning);
         return undefined;
       }
       case "finalize":
@@ -516,6 +523,10 @@ export class Controller {
       throw err;
     }
   }
+}
+
+function isWorkloadType(type: TargetType): type is WorkloadKind {
+  return type === "Deployment" || type === "DaemonSet";
 }
 
 function keyOf(object: KubeObject): string {

@@ -3,8 +3,8 @@
  * functions, so every rule is unit-tested without a cluster or Temporal. The controller never
  * decides rollout logic; it validates, computes the target revision and tells the workflow.
  */
-import type { V1DaemonSet, V1Deployment } from "@kubernetes/client-node";
-import type { CanaryStatus, TargetKind } from "../api/canary.ts";
+import type { V1DaemonSet, V1Deployment, V1Service } from "@kubernetes/client-node";
+import { type CanaryStatus, type TargetType, targetTypeOf } from "../api/canary.ts";
 import { type DefaultsOptions, type ResolvedCanarySpec, resolveWebhook } from "../api/defaults.ts";
 import { validateCanary } from "../api/validate.ts";
 import {
@@ -17,6 +17,7 @@ import {
   isTrackingDisabled,
 } from "../kube/configs.ts";
 import { CANARY_FINALIZER } from "../kube/metadata.ts";
+import { serviceRevision } from "../kube/service-revision.ts";
 import type { CommandMetadata } from "./commands.ts";
 
 export interface CanaryObject {
@@ -41,16 +42,18 @@ export interface KnativeServiceObject {
   readonly status?: { readonly latestCreatedRevisionName?: string };
 }
 
-export type TargetObject = Workload | KnativeServiceObject;
+export type TargetObject = Workload | KnativeServiceObject | V1Service;
 
 /** Condition reasons the controller writes; the workflow writes phases as reasons. */
 export const PROBLEM_REASONS = { invalidSpec: "InvalidSpec", targetNotFound: "TargetNotFound" } as const;
 export type ProblemReason = (typeof PROBLEM_REASONS)[keyof typeof PROBLEM_REASONS];
+/** The reason of the Warning Events that carry validation's warnings (the rollout goes on). */
+export const SPEC_WARNING_REASON = "SpecWarning";
 
 export interface ReconcileInput {
   readonly canary: CanaryObject;
-  /** The target (a workload, or a Knative Service) from the informer cache, when it exists. */
-  readonly target: (kind: TargetKind, name: string) => TargetObject | undefined;
+  /** The target (a workload, a Knative or a Kubernetes Service) from the informer cache, when it exists. */
+  readonly target: (type: TargetType, name: string) => TargetObject | undefined;
   readonly config: (kind: ConfigKind, name: string) => ConfigObject | undefined;
   readonly configTracking: boolean;
   readonly defaults: DefaultsOptions;
@@ -117,10 +120,11 @@ export function reconcileCanary(input: ReconcileInput): Decision {
     };
   }
   const spec = withEventWebhook(validation.spec, input.policy.eventWebhook);
-  const { kind, name } = spec.targetRef;
-  const target = input.target(kind, name);
+  const { name } = spec.targetRef;
+  const type = targetTypeOf(spec.targetRef);
+  const target = input.target(type, name);
   if (!target) {
-    const what = kind === "Service" ? "Knative Service" : kind;
+    const what = type === "KnativeService" ? "Knative Service" : type;
     return {
       kind: "problem",
       reason: PROBLEM_REASONS.targetNotFound,
@@ -128,10 +132,13 @@ export function reconcileCanary(input: ReconcileInput): Decision {
     };
   }
   // A Knative Service's revisions are Knative's: each new one it creates is a rollout, as in Flagger.
+  // A Kubernetes Service's revision is its spec, as in Flagger: nothing behind it is the operator's.
   const revision =
-    kind === "Service"
+    type === "KnativeService"
       ? (target as KnativeServiceObject).status?.latestCreatedRevisionName
-      : targetRevision(target as Workload, input.config, input.configTracking);
+      : type === "Service"
+        ? serviceRevision(target as V1Service)
+        : targetRevision(target as Workload, input.config, input.configTracking);
   // Knative names the first revision moments after the Service is created; that status update brings the Canary back.
   if (revision === undefined) return { kind: "none" };
   const shownProblem = promotedCondition(canary.status)?.reason;
@@ -173,11 +180,14 @@ export function withEventWebhook(spec: ResolvedCanarySpec, url: string | undefin
 /** The target a Canary names, read leniently (before validation), for routing watch events. */
 export function targetRefOf(
   canary: CanaryObject,
-): { readonly kind: TargetKind; readonly name: string } | undefined {
-  const ref = (canary.spec as { targetRef?: { kind?: unknown; name?: unknown } } | undefined)?.targetRef;
+): { readonly type: TargetType; readonly name: string } | undefined {
+  const ref = (
+    canary.spec as { targetRef?: { kind?: unknown; name?: unknown; apiVersion?: unknown } } | undefined
+  )?.targetRef;
   if (typeof ref?.name !== "string") return undefined;
   const kind = ref.kind === "DaemonSet" || ref.kind === "Service" ? ref.kind : "Deployment";
-  return { kind, name: ref.name };
+  const apiVersion = typeof ref.apiVersion === "string" ? ref.apiVersion : undefined;
+  return { type: targetTypeOf({ kind, apiVersion }), name: ref.name };
 }
 
 /**

@@ -35,6 +35,7 @@ export const RESOURCES = {
     "horizontalpodautoscalers",
     "HorizontalPodAutoscaler",
   ),
+  scaledObjects: resource("keda.sh", "v1alpha1", "scaledobjects", "ScaledObject"),
   httpRoutes: resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
   httpRoutesV1beta1: resource("gateway.networking.k8s.io", "v1beta1", "httproutes", "HTTPRoute"),
   virtualServices: resource("networking.istio.io", "v1beta1", "virtualservices", "VirtualService"),

@@ -133,6 +133,15 @@ describe("alerts", () => {
     });
   }
 
+  test("a provider without username and channel posts as flagger to general, as Flagger does", async () => {
+    reset();
+    providers.set(`${namespace}/bare`, { type: "slack", address: `${receiver.url}/bare` });
+    await createAlert(deps())(target([ref("bare")]), rollback);
+    const [body = {}] = bodies("/bare");
+    assert.equal(body.username, "flagger");
+    assert.equal(body.channel, "general");
+  });
+
   test("severity filtering: info receives all, warn receives warn and error, error only errors", async () => {
     reset();
     for (const level of ["info", "warn", "error"]) {

@@ -98,9 +98,10 @@ describe("metric destinations", () => {
       results.map((r) => r.message),
       ["with-secret 1.00 >= 1", "with-headers 1.00 >= 1", "plain 1.00 >= 1"],
     );
-    assert.equal(operatorServer.forwarded.length, 2, "the credentials went to the operator's server");
+    // Each server is asked whether it answers (vector(1)), then queried.
+    assert.equal(operatorServer.forwarded.length, 4, "the credentials went to the operator's server");
     // Flagger's rule still holds for a template without credentials: the Canary's server answers it.
-    assert.equal(authorServer.requests.length, 1);
+    assert.equal(authorServer.requests.length, 2);
     assert.equal(authorServer.requests[0]?.headers.authorization, undefined);
     assert.ok(authorServer.requests.every((r) => !JSON.stringify(r.headers).includes(TOKEN)));
   });
@@ -203,14 +204,15 @@ describe("metric destinations", () => {
     );
     // The operator's metrics server is its admin's choice, not an author's: it is not refused.
     assert.equal(operators?.message, "request-success-rate 1.00% < 99%");
-    assert.equal(authorServer.requests.length, 1);
+    // Asked whether it answers, then queried; the refused ones got no request at all.
+    assert.equal(authorServer.requests.length, 2);
 
     const [overridden] = await runMetrics(target([builtin], { metricsServer: authorServer.url }));
     assert.equal(
       overridden?.message,
       `request-success-rate: cannot query Prometheus at ${authorServer.url}: 127.0.0.1 is ${denied}`,
     );
-    assert.equal(authorServer.requests.length, 1);
+    assert.equal(authorServer.requests.length, 2);
   });
 
   test("queries go through HTTP_PROXY, and NO_PROXY sends them directly", async () => {
@@ -228,8 +230,9 @@ describe("metric destinations", () => {
       delete process.env.NO_PROXY;
       const [proxied] = await runMetrics(canary);
       assert.equal(proxied?.message, "proxied 1.00 >= 1");
-      assert.equal(proxy.forwarded.length, 1);
-      assert.ok(proxy.forwarded[0]?.startsWith(`${address}/api/v1/query?`));
+      // Whether Prometheus answers (asked once per rollout), then the query.
+      assert.equal(proxy.forwarded.length, 2);
+      assert.ok(proxy.forwarded.every((url) => url.startsWith(`${address}/api/v1/query?`)));
 
       process.env.NO_PROXY = ".proxy-only.test";
       const [direct] = await runMetrics(canary);
@@ -237,7 +240,7 @@ describe("metric destinations", () => {
         direct?.message,
         `proxied: cannot query Prometheus at ${address}: cannot resolve host prometheus.proxy-only.test`,
       );
-      assert.equal(proxy.forwarded.length, 1);
+      assert.equal(proxy.forwarded.length, 2);
     } finally {
       for (const [name, value] of Object.entries(saved)) {
         if (value === undefined) delete process.env[name];

@@ -179,6 +179,43 @@ describe("metric providers beyond Prometheus", () => {
       });
     });
 
+    test("whether Datadog answers is asked once per rollout, before its first query; refused keys are a failed check", async () => {
+      templates.set(`${namespace}/dd-once`, {
+        provider: { type: "datadog", address: `${server.url}/dd`, secretRef: { name: "datadog" } },
+        query: "avg:x{*}",
+      });
+      const metric = { name: "dd-once", templateRef: { name: "dd-once" }, thresholdRange: { max: 5 } };
+      const validations = () => server.requests.filter((r) => r.url.startsWith("/dd/api/v1/validate")).length;
+      const before = validations();
+      const rollout = { ...target([metric]), revision: "once-1" };
+      for (let step = 0; step < 3; step++) assert.equal((await runMetrics(rollout))[0]?.verdict, "pass");
+      assert.equal(validations(), before + 1, "asked at the rollout's first step only");
+      await runMetrics({ ...rollout, revision: "once-2" });
+      assert.equal(validations(), before + 2, "and again for the next rollout");
+
+      await core.createNamespacedSecret({
+        namespace,
+        body: {
+          metadata: { name: "datadog-revoked" },
+          stringData: { datadog_api_key: "revoked", datadog_application_key: "app-456" },
+        },
+      });
+      templates.set(`${namespace}/dd-refused`, {
+        provider: { type: "datadog", address: `${server.url}/dd`, secretRef: { name: "datadog-revoked" } },
+        query: "avg:x{*}",
+      });
+      const queries = () => server.requests.filter((r) => r.url.startsWith("/dd/api/v1/query")).length;
+      const queried = queries();
+      const [refused] = await runMetrics(
+        target([{ name: "dd-refused", templateRef: { name: "dd-refused" }, thresholdRange: { max: 5 } }]),
+      );
+      assert.equal(
+        refused?.message,
+        `dd-refused: Datadog at ${server.url}/dd answered HTTP 403 (check the credentials in the template's secretRef): Forbidden`,
+      );
+      assert.equal(queries(), queried, "no query to a provider that did not answer");
+    });
+
     test("a rejected query, no series and missing keys are failed checks with reasons", async () => {
       templates.set(`${namespace}/dd-bad`, {
         provider: { type: "datadog", address: `${server.url}/dd`, secretRef: { name: "datadog" } },

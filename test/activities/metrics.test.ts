@@ -356,7 +356,7 @@ describe("metrics against Prometheus and the mesh simulator", () => {
       );
     });
 
-    test("a missing template, a bad template, template code and an unsupported provider", async () => {
+    test("a missing template, a bad template, template code and a provider the operator has no credentials for", async () => {
       const results = await runMetrics(
         target("healthy", [
           { name: "ghost", templateRef: { name: "ghost" }, thresholdRange: { max: 1 } },
@@ -372,7 +372,8 @@ describe("metrics against Prometheus and the mesh simulator", () => {
           `ghost: MetricTemplate ${namespace}/ghost not found`,
           `invalid: MetricTemplate ${namespace}/invalid is invalid: query is required: a non-empty query`,
           `code: MetricTemplate ${namespace}/code: unsupported template expression {{ exec "rm -rf /" }} at line 1, column 1: use one of {{ name }}, {{ namespace }}, {{ target }}, {{ service }}, {{ ingress }}, {{ route }}, {{ interval }} or {{ variables.<key> }}`,
-          "cloud: metric provider type cloudwatch is not supported; supported: prometheus, datadog, graphite, newrelic, dynatrace",
+          // Asked whether it answers before any query: without an AWS identity it cannot.
+          "cloud: no AWS credentials for CloudWatch in eu-west-1: give the operator an AWS identity (an IAM role for its service account, an instance or container role, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment) with cloudwatch:GetMetricData (Could not load credentials from any providers)",
         ],
       );
     });
@@ -403,7 +404,11 @@ describe("metrics against Prometheus and the mesh simulator", () => {
               headers: { "content-type": "application/json" },
               body: JSON.stringify({
                 status: "success",
-                data: { resultType: "vector", result: [{ metric: {}, value: [1, "3.5"] }] },
+                // vector(1) is how the operator asks whether a Prometheus answers.
+                data: {
+                  resultType: "vector",
+                  result: [{ metric: {}, value: [1, request.url.includes("vector") ? "1" : "3.5"] }],
+                },
               }),
             },
       );
@@ -430,7 +435,7 @@ describe("metrics against Prometheus and the mesh simulator", () => {
         ]),
       );
       assert.equal(tenant?.message, "tenant 3.50 <= 5");
-      const request = api.requests.find((r) => r.url.startsWith("/prefix/"));
+      const request = api.requests.find((r) => r.url.startsWith("/prefix/") && !r.url.includes("vector"));
       assert.equal(request?.headers["x-scope-orgid"], "tenant-a");
       assert.equal(
         new URL(request?.url ?? "", api.url).searchParams.get("query"),

@@ -117,9 +117,11 @@ describe("the generated Canary CRD on a real API server", () => {
   describe("kubectl apply refuses what can never work", () => {
     const cases: [string, Spec, string][] = [
       [
-        "an autoscaler kind not supported yet",
-        base({ autoscalerRef: { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", name: "web" } }),
-        "kind ScaledObject is not supported yet: use HorizontalPodAutoscaler, or remove autoscalerRef",
+        "an autoscaler kind Flagger does not know either",
+        base({
+          autoscalerRef: { apiVersion: "autoscaling.k8s.io/v1", kind: "VerticalPodAutoscaler", name: "web" },
+        }),
+        'Unsupported value: "VerticalPodAutoscaler": supported values: "HorizontalPodAutoscaler", "ScaledObject"',
       ],
       [
         "a DaemonSet with an autoscaler",
@@ -149,12 +151,6 @@ describe("the generated Canary CRD on a real API server", () => {
         base({}, { stepWeight: undefined, stepWeights: [50, 120] }),
         "spec.analysis.stepWeights[1]: Invalid value: 120: spec.analysis.stepWeights[1] in body should be less than or equal to 100",
       ],
-      [
-        "stepWeight beside stepWeights",
-        base({}, { stepWeights: [10, 20] }),
-        "stepWeight and stepWeights are mutually exclusive: keep one",
-      ],
-      ["maxWeight below stepWeight", base({}, { maxWeight: 5 }), "maxWeight must be at least stepWeight"],
       [
         "minReplicas above maxReplicas",
         base({
@@ -202,6 +198,30 @@ describe("the generated Canary CRD on a real API server", () => {
     for (const [title, spec] of flaggerStyle) {
       test(title, () => accepted("create", "flagger-style", spec));
     }
+    // Flagger accepts these and reinterprets them; validation warns (src/api/leniency.ts).
+    const reinterpreted: [string, Spec][] = [
+      ["stepWeight beside stepWeights", base({}, { stepWeights: [10, 20] })],
+      ["maxWeight below stepWeight", base({}, { maxWeight: 5 })],
+      ["stepWeight beside iterations", base({}, { iterations: 5 })],
+      ["zeros meaning unset", base({}, { stepWeight: 0, stepWeights: [10], threshold: 0, maxWeight: 0 })],
+      ["an interval of 0s", base({}, { interval: "0s" })],
+      ["a metric without thresholdRange", base({}, { metrics: [{ name: "request-success-rate" }] })],
+      [
+        "no analysis",
+        { targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, service: { port: 80 } },
+      ],
+      [
+        "a Knative Service without service",
+        {
+          provider: "knative",
+          targetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "web" },
+          analysis: { stepWeight: 10 },
+        },
+      ],
+    ];
+    for (const [title, spec] of reinterpreted) {
+      test(title, () => accepted("create", "flagger-style", spec));
+    }
     // Every provider Flagger names is accepted: one the operator cannot route for is a status error, never a refused apply.
     for (const provider of PROVIDERS) {
       test(`provider ${provider}`, () => accepted("create", "flagger-style", base({ provider })));
@@ -212,10 +232,15 @@ describe("the generated Canary CRD on a real API server", () => {
     // One Canary that leaves service.name and provider to their defaults, one that sets both.
     const defaulted = base();
     const pinned = base({ provider: "istio", service: { port: 80, name: "web-svc" } });
+    const serviceTarget = base({
+      provider: "istio",
+      targetRef: { apiVersion: "v1", kind: "Service", name: "web" },
+    });
 
     before(async () => {
       await mustRun(["create", "-f", "-"], canaryObject("defaulted", defaulted));
       await mustRun(["create", "-f", "-"], canaryObject("pinned", pinned));
+      await mustRun(["create", "-f", "-"], canaryObject("service-target", serviceTarget));
     });
 
     test("a new target is refused with what to do", () =>
@@ -231,6 +256,17 @@ describe("the generated Canary CRD on a real API server", () => {
         "replace",
         "defaulted",
         { ...defaulted, targetRef: { apiVersion: "apps/v1", kind: "DaemonSet", name: "web" } },
+        "targetRef cannot change on a live Canary",
+      ));
+
+    test("a Kubernetes Service target cannot become a Knative Service of the same name", () =>
+      refused(
+        "replace",
+        "service-target",
+        {
+          ...serviceTarget,
+          targetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "web" },
+        },
         "targetRef cannot change on a live Canary",
       ));
 

@@ -1,6 +1,6 @@
 /**
  * Canary specs shaped like the ones Flagger's documentation walks through (Istio, blue/green,
- * A/B testing, Gateway API, gates): validation and the CRD must both keep accepting them.
+ * A/B testing, Gateway API, gates, KEDA): validation and the CRD must both keep accepting them.
  */
 
 type Spec = Record<string, unknown>;
@@ -127,6 +127,33 @@ export const flaggerStyle: readonly (readonly [string, Spec])[] = [
           { name: "promote", type: "confirm-promotion", url: "http://flagger-loadtester.test/gate/halt" },
           { name: "rollback", type: "rollback", url: "http://flagger-loadtester.test/rollback/check" },
           { name: "notify", type: "post-rollout", url: "https://hooks.example.com/notify?team=web" },
+        ],
+      },
+    },
+  ],
+  [
+    "blue/green with a KEDA ScaledObject",
+    {
+      provider: "kubernetes",
+      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+      autoscalerRef: {
+        apiVersion: "keda.sh/v1alpha1",
+        kind: "ScaledObject",
+        name: "podinfo-so",
+        primaryScalerQueries: {
+          "prom-trigger": 'sum(rate(http_requests_total{ app="podinfo-primary" }[30s]))',
+        },
+        primaryScalerReplicas: { minReplicas: 2, maxReplicas: 5 },
+      },
+      progressDeadlineSeconds: 60,
+      service: { port: 80, targetPort: 9898, name: "podinfo-svc", portDiscovery: true },
+      analysis: {
+        interval: "15s",
+        threshold: 5,
+        iterations: 5,
+        metrics: [
+          { name: "request-success-rate", interval: "1m", thresholdRange: { min: 99 } },
+          { name: "request-duration", interval: "30s", thresholdRange: { max: 500 } },
         ],
       },
     },

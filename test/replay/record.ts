@@ -19,6 +19,7 @@ import {
   deleteSignal,
   pauseUpdate,
   resumeUpdate,
+  retryUpdate,
   revisionSignal,
 } from "../../workflows/messages.ts";
 import { webhook } from "../unit/helpers/specs.ts";
@@ -140,6 +141,20 @@ const scenarios: Record<string, (world: WorkflowTestWorld) => Promise<Canary>> =
     return canary;
   },
   /** A primary left at r1 by a lost workflow while the target runs r2; then deleted and recreated. */
+  async "taken-over-then-retried"(world) {
+    // Initialization finds a revision Flagger left mid-rollout: failed, then retried by a user.
+    const canary = await world.startCanary("taken-over-then-retried", canarySpec({ stepWeight: 50 }), "r2", {
+      initialized: false,
+      prepare: (model) => {
+        model.primaryRevision = "flagger-hash";
+        model.rolledBack = { revision: "r2", reason: "taken over from Flagger mid-rollout" };
+      },
+    });
+    await canary.settled("Failed");
+    await canary.handle.executeUpdate(retryUpdate, { args: [who] });
+    await canary.settled("Succeeded");
+    return canary;
+  },
   async "reinitialized-then-recreated"(world) {
     const spec = canarySpec({ stepWeight: 50 });
     const canary = await world.startCanary("reinitialized-then-recreated", spec, "r2", {

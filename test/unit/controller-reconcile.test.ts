@@ -104,8 +104,8 @@ describe("reconcileCanary", () => {
       provider: "knative",
       targetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "app" },
     };
-    const service = (latestCreatedRevisionName?: string) => (kind: string, name: string) =>
-      kind === "Service" && name === "app" ? { status: { latestCreatedRevisionName } } : undefined;
+    const service = (latestCreatedRevisionName?: string) => (type: string, name: string) =>
+      type === "KnativeService" && name === "app" ? { status: { latestCreatedRevisionName } } : undefined;
     const decision = reconcileCanary(input({ spec: knativeSpec }, { target: service("app-00002") }));
     assert.equal(decision.kind, "revision");
     if (decision.kind === "revision") assert.equal(decision.revision, "app-00002");
@@ -117,7 +117,39 @@ describe("reconcileCanary", () => {
         "Knative Service web/app (spec.targetRef) not found: create it, or point spec.targetRef.name at an existing Knative Service",
     });
     assert.deepEqual(targetRefOf({ metadata: { name: "app", namespace: "web" }, spec: knativeSpec }), {
-      kind: "Service",
+      type: "KnativeService",
+      name: "app",
+    });
+  });
+
+  it("a Kubernetes Service's revision is its spec: any change to it is a new one", () => {
+    const serviceSpec = {
+      ...spec,
+      provider: "gatewayapi:v1",
+      targetRef: { apiVersion: "v1", kind: "Service", name: "app" },
+    };
+    const service = (port: number) => (type: string, name: string) =>
+      type === "Service" && name === "app"
+        ? {
+            metadata: { name, resourceVersion: `${port}` },
+            spec: { selector: { app: "green" }, ports: [{ port }] },
+          }
+        : undefined;
+    const revision = (port: number) => {
+      const decision = reconcileCanary(input({ spec: serviceSpec }, { target: service(port) }));
+      assert.equal(decision.kind, "revision");
+      return decision.kind === "revision" ? decision.revision : "";
+    };
+    assert.equal(revision(80), revision(80), "metadata is not part of it");
+    assert.notEqual(revision(80), revision(8080));
+    assert.deepEqual(reconcileCanary(input({ spec: serviceSpec }, { target: () => undefined })), {
+      kind: "problem",
+      reason: "TargetNotFound",
+      message:
+        "Service web/app (spec.targetRef) not found: create it, or point spec.targetRef.name at an existing Service",
+    });
+    assert.deepEqual(targetRefOf({ metadata: { name: "app", namespace: "web" }, spec: serviceSpec }), {
+      type: "Service",
       name: "app",
     });
   });

@@ -29,6 +29,8 @@ export class ClusterModel {
   readonly routeLog: RouteChange[] = [];
   canaryScaledUp = false;
   primaryRevision: string | undefined;
+  /** What initialize reports as rolled back by the controller the Canary was taken over from. */
+  rolledBack: { revision: string; reason: string } | undefined;
   promotions: string[] = [];
   readonly statuses: StatusUpdate[] = [];
   readonly events: CanaryEvent[] = [];
@@ -101,7 +103,10 @@ export function modelActivities(models: Map<string, ClusterModel>): CanaryActivi
       }
       model.routes = PRIMARY_ONLY;
       model.primaryRevision ??= target.revision;
-      return { primaryRevision: model.primaryRevision };
+      return {
+        primaryRevision: model.primaryRevision,
+        ...(model.rolledBack ? { rolledBack: model.rolledBack } : {}),
+      };
     },
     async checkPrimaryReady(target) {
       const model = await enter("checkPrimaryReady", target);

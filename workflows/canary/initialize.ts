@@ -3,10 +3,11 @@
  * the primary's revision is read from the cluster. A failure waits for the next message, which
  * tries again.
  */
-import { ActivityCancellationType, isCancellation } from "@temporalio/workflow";
+import { ActivityCancellationType, isCancellation, patched } from "@temporalio/workflow";
 import { activityOptions, type CanaryActivities, type TargetMessage } from "../activity-port.ts";
 import { cluster, describeError } from "./calls.ts";
 import { feed, feedQuietly } from "./effects.ts";
+import { TAKEOVER_PATCH } from "./patches.ts";
 import { publish, recordEvent, syncStatus, warn } from "./reporting.ts";
 import type { Run } from "./run.ts";
 import { interruptible, waitForMail } from "./waits.ts";
@@ -83,6 +84,29 @@ async function initializeInterruptibly(run: Run): Promise<void> {
   const primary = result?.primaryRevision ?? revision ?? "";
   await feedQuietly(run, { type: "initialized", revision: primary });
   if (revision !== undefined && revision !== primary) {
+    const rolledBack = result?.rolledBack;
+    if (rolledBack?.revision === revision && patched(TAKEOVER_PATCH)) {
+      recordTakenOverFailure(run, revision, rolledBack.reason);
+      return;
+    }
     await feedQuietly(run, { type: "revision", revision });
   }
+}
+
+/**
+ * The target's revision was rolled back (or left half rolled out) by the controller the Canary
+ * was taken over from; initialization has put all traffic on the primary and scaled the target
+ * down. It stays failed, as a rollback here would leave it: a retry or a new revision rolls out.
+ */
+function recordTakenOverFailure(run: Run, revision: string, reason: string): void {
+  run.state = {
+    ...run.state,
+    phase: "Failed",
+    revision,
+    lastFailedRevision: revision,
+    failureReason: `${reason}; retry it, or change the target, to roll out again`,
+  };
+  warn(run, `Revision ${revision} not rolled out: ${run.state.failureReason}`);
+  publish(run);
+  syncStatus(run);
 }

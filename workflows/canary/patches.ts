@@ -43,3 +43,8 @@ export const INTERNAL_NAMES_PATCH = "internal-message-names";
  * call when the step ends. Decided once per run, at its start.
  */
 export const LEAN_STEPS_PATCH = "one-task-steps";
+/**
+ * A revision that initialization reports as rolled back by the controller the Canary was taken
+ * over from (Flagger) is recorded as failed instead of being rolled out again.
+ */
+export const TAKEOVER_PATCH = "taken-over-rollback";

@@ -60,6 +60,12 @@ const sources: readonly Source[] = [
     files: ["docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"],
     keep: ["traefikservices.traefik.io"],
   },
+  {
+    output: "keda-scaledobjects.yaml",
+    module: "github.com/kedacore/keda/v2",
+    version: "keda",
+    files: ["config/crd/bases/keda.sh_scaledobjects.yaml"],
+  },
 ];
 
 function moduleDir(module: string, version: string): string {
