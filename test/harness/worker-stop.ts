@@ -10,19 +10,23 @@ const QUIET_LOOKS = 5;
 
 export async function stopBetweenTasks(worker: Worker, running: Promise<void> | undefined): Promise<void> {
   let quiet = 0;
-  await waitFor(
-    "the worker between tasks",
-    async () => {
-      const status = worker.getStatus();
-      const idle =
-        status.numInFlightWorkflowActivations === 0 &&
-        status.numInFlightActivities === 0 &&
-        status.numInFlightLocalActivities === 0;
-      quiet = idle ? quiet + 1 : 0;
-      return quiet >= QUIET_LOOKS ? true : undefined;
-    },
-    { timeoutMs: 10_000, intervalMs: 20 },
-  );
-  worker.shutdown();
-  await running;
+  try {
+    await waitFor(
+      "the worker between tasks",
+      async () => {
+        const status = worker.getStatus();
+        const idle =
+          status.numInFlightWorkflowActivations === 0 &&
+          status.numInFlightActivities === 0 &&
+          status.numInFlightLocalActivities === 0;
+        quiet = idle ? quiet + 1 : 0;
+        return quiet >= QUIET_LOOKS ? true : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 20 },
+    );
+  } finally {
+    // Never busy for 10 s is a stuck test: stop anyway, bounded by the worker's shutdownForceTime.
+    worker.shutdown();
+    await running;
+  }
 }
