@@ -48,10 +48,3 @@ export const LEAN_STEPS_PATCH = "one-task-steps";
  * over from (Flagger) is recorded as failed instead of being rolled out again.
  */
 export const TAKEOVER_PATCH = "taken-over-rollback";
-/**
- * The run's clock moves only when the workflow wakes from a wait (a timer or a message), never
- * when a local activity resolves: a local activity's resolution carries a different time when it
- * is replayed than when it ran, so a decision on the time after one (is the next step due?) could
- * go another way on replay. Decided once per run, at its start.
- */
-export const TASK_CLOCK_PATCH = "task-clock";

@@ -17,7 +17,7 @@ import type {
 import { type Command, type Effect, initialRolloutState, type RolloutState } from "../decisions/index.ts";
 import type { RevisionMessage, TimelineEntry } from "../messages.ts";
 import { specDigest } from "../spec-digest.ts";
-import { COMPACT_INPUTS_PATCH, HARDENING_PATCH, LEAN_STEPS_PATCH, TASK_CLOCK_PATCH } from "./patches.ts";
+import { COMPACT_INPUTS_PATCH, HARDENING_PATCH, LEAN_STEPS_PATCH } from "./patches.ts";
 
 /** Specs the `spec` query still answers for: a retried activity may ask for the one before. */
 const KNOWN_SPECS = 4;
@@ -86,10 +86,6 @@ export class Run {
 
   /** Whether this run's ordinary steps are one workflow task (decided once, at its start). */
   readonly lean: boolean;
-  /** Whether time is read only at wake-ups (decided once, at its start; see TASK_CLOCK_PATCH). */
-  readonly taskClock: boolean;
-  /** The time of the last wake-up, for a run with a task clock. */
-  #clockMs = Date.now();
   /** Commands the main loop has applied, so their update handlers can answer. */
   readonly applied = new Map<number, { ok: boolean; message: string }>();
   /** The status last written to the cluster, to write only changes. */
@@ -135,7 +131,6 @@ export class Run {
     this.lastReceived = carried?.lastReceived;
     this.pendingRevision = carried?.pendingRevision;
     this.lean = patched(LEAN_STEPS_PATCH);
-    this.taskClock = patched(TASK_CLOCK_PATCH);
     this.useSpec(this.spec);
   }
 
@@ -145,12 +140,7 @@ export class Run {
   }
 
   now(): number {
-    return this.taskClock ? this.#clockMs : Date.now();
-  }
-
-  /** The workflow woke from a timer or a message: a new workflow task, whose time replays the same. */
-  woke(): void {
-    this.#clockMs = Date.now();
+    return Date.now();
   }
 
   /** The phase as of now: awaits in between may have moved it. */

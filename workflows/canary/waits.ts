@@ -10,17 +10,13 @@ import type { Run } from "./run.ts";
 export async function waitForMail(run: Run): Promise<void> {
   flushReports(run);
   await condition(() => run.hasMail());
-  run.woke();
 }
 
 /** One durable timer until `untilMs`, which any message ends at once. */
 export async function sleepUntil(run: Run, untilMs: number, summary: string): Promise<void> {
   flushReports(run);
   const ms = untilMs - run.now();
-  if (ms > 0 && !run.hasMail()) {
-    await condition(() => run.hasMail(), ms, { summary });
-    run.woke();
-  }
+  if (ms > 0 && !run.hasMail()) await condition(() => run.hasMail(), ms, { summary });
 }
 
 /**
