@@ -16,7 +16,8 @@ import type {
   WaitReadyOptions,
 } from "../workflows/activity-port.ts";
 import { PRIMARY_ONLY, sameRoute } from "../workflows/decisions/routes.ts";
-import { failUnlessReady, notReady } from "./errors.ts";
+import { waitControl } from "./activity-context.ts";
+import { deadlineExceeded, notReady } from "./errors.ts";
 import {
   knativeRouter,
   PRIMARY_REVISION_ANNOTATION,
@@ -118,7 +119,14 @@ export function createKnativeTargetActivities(deps: {
      * and Temporal retries a revision not ready yet until the progress deadline has passed.
      */
     async waitCanaryReady(target, options) {
-      failUnlessReady(await readiness(target, "canary"), target.spec.progressDeadlineSeconds, options, now());
+      const state = await readiness(target, "canary");
+      if (state.ready) return;
+      const deadlineSeconds = target.spec.progressDeadlineSeconds;
+      const deadlineAtMs = options.deadlineAtMs ?? waitControl(now()).sinceMs + deadlineSeconds * 1000;
+      if (now() < deadlineAtMs) throw notReady(`${state.message}; still waiting`);
+      throw deadlineExceeded(
+        `${state.message}; no progress within progressDeadlineSeconds (${deadlineSeconds}s)`,
+      );
     },
 
     /** The revision analysed (the latest created one, if the workflow named none) becomes the primary. */
