@@ -7,18 +7,59 @@
  * dry runs, except the Canaries the update cases start from.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { PROVIDERS } from "../../src/api/canary.ts";
 import { customResourceDefinitions } from "../../src/kube/crds.ts";
+import { requireBinary } from "../../tools/catalog.ts";
+import { worldEnv } from "../harness/world-env.ts";
 import { flaggerStyle } from "./flagger-style.ts";
-import { canaryCrdIn, kubectl, mustRun, type Result } from "./kubectl.ts";
 
 type Spec = Record<string, unknown>;
 
 const suffix = randomBytes(4).toString("hex");
 const group = `dc-validation-${suffix}.example.com`;
 const namespace = `neg-crd-${suffix}`;
+
+interface Result {
+  readonly code: number | null;
+  readonly out: string;
+}
+
+function kubectl(args: string[], input?: unknown): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(requireBinary("kubectl"), ["--kubeconfig", worldEnv().kubeconfig, ...args]);
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out }));
+    child.stdin.end(input === undefined ? "" : JSON.stringify(input));
+  });
+}
+
+async function mustRun(args: string[], input?: unknown): Promise<void> {
+  const result = await kubectl(args, input);
+  assert.equal(result.code, 0, `kubectl ${args.join(" ")}: ${result.out}`);
+}
+
+/** The generated Canary CRD, moved to this test's own group. */
+function canaryCrd(): Record<string, unknown> {
+  const crd = structuredClone(customResourceDefinitions()["canaries.yaml"]) as {
+    metadata: { name: string };
+    spec: { group: string; names: Record<string, unknown> };
+  };
+  crd.metadata.name = `canaries.${group}`;
+  crd.spec.group = group;
+  // Not in `kubectl get all` of anyone else using the world.
+  delete crd.spec.names.categories;
+  return crd;
+}
 
 function canaryObject(name: string, spec: Spec): Record<string, unknown> {
   return { apiVersion: `${group}/v1beta1`, kind: "Canary", metadata: { name, namespace }, spec };
@@ -51,7 +92,7 @@ async function accepted(op: "create" | "replace", name: string, spec: Spec): Pro
 
 describe("the generated Canary CRD on a real API server", () => {
   before(async () => {
-    await mustRun(["create", "-f", "-"], canaryCrdIn(group));
+    await mustRun(["create", "-f", "-"], canaryCrd());
     await mustRun(["wait", "--for=condition=Established", `crd/canaries.${group}`, "--timeout=60s"]);
     await mustRun(["create", "namespace", namespace]);
   });

@@ -7,13 +7,16 @@
  * installed under a group of its own and removed afterwards; applies are server-side dry runs.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { load } from "js-yaml";
 import { API_VERSION } from "../../src/api/canary.ts";
 import { validateCanary } from "../../src/api/validate.ts";
-import { canaryCrdIn, kubectl, mustRun } from "./kubectl.ts";
+import { customResourceDefinitions } from "../../src/kube/crds.ts";
+import { requireBinary } from "../../tools/catalog.ts";
+import { worldEnv } from "../harness/world-env.ts";
 
 const dir = new URL("../data/flagger-examples/", import.meta.url);
 const files = readdirSync(dir)
@@ -44,6 +47,32 @@ const suffix = randomBytes(4).toString("hex");
 const group = `dc-examples-${suffix}.example.com`;
 const namespace = `flagger-examples-${suffix}`;
 
+interface Result {
+  readonly code: number | null;
+  readonly out: string;
+}
+
+function kubectl(args: string[], input?: unknown): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(requireBinary("kubectl"), ["--kubeconfig", worldEnv().kubeconfig, ...args]);
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out }));
+    child.stdin.end(input === undefined ? "" : JSON.stringify(input));
+  });
+}
+
+async function mustRun(args: string[], input?: unknown): Promise<void> {
+  const result = await kubectl(args, input);
+  assert.equal(result.code, 0, `kubectl ${args.join(" ")}: ${result.out}`);
+}
+
 /**
  * The generated Canary schema under this test's own group and names: `kubectl get canaries` run by
  * other tests meanwhile must not find it.
@@ -54,6 +83,17 @@ const names = {
   plural: "flaggerexamples",
   singular: "flaggerexample",
 };
+
+function canaryCrd(): Record<string, unknown> {
+  const crd = structuredClone(customResourceDefinitions()["canaries.yaml"]) as {
+    metadata: { name: string };
+    spec: { group: string; names: Record<string, unknown> };
+  };
+  crd.metadata.name = `${names.plural}.${group}`;
+  crd.spec.group = group;
+  crd.spec.names = names;
+  return crd;
+}
 
 test("the fixtures cover every tutorial kind", () => {
   const kinds = [
@@ -110,7 +150,7 @@ describe("Flagger-style Canaries are accepted by validation", () => {
 
 describe("Flagger-style Canaries are accepted by the generated CRD on a real API server", () => {
   before(async () => {
-    await mustRun(["create", "-f", "-"], canaryCrdIn(group, names));
+    await mustRun(["create", "-f", "-"], canaryCrd());
     await mustRun(["wait", "--for=condition=Established", `crd/${names.plural}.${group}`, "--timeout=60s"]);
     await mustRun(["create", "namespace", namespace]);
   });
