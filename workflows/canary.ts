@@ -67,7 +67,12 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     });
   }
 
+  // Steady cadence: after a step the next one waits for a timer; a timer that ran out makes it due.
+  let stepDone = false;
+  let timerRanOut = false;
   for (;;) {
+    const [afterStep, woken] = [stepDone, timerRanOut];
+    [stepDone, timerRanOut] = [false, false];
     if ((await drainInbox(run)) === "terminated") {
       publish(run);
       await reportsDone(run);
@@ -100,7 +105,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
       continue;
     }
     if (run.unfinished.length > 0) {
-      await retryUnfinished(run);
+      timerRanOut = await retryUnfinished(run, woken);
       continue;
     }
     if (isIdle(run.state.phase) || isFrozen(run.state, spec)) {
@@ -113,8 +118,10 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     const scheduled = run.nextStepAtMs ?? run.now();
     // A gate with a timeout is checked again at its deadline, even between intervals.
     const due = Math.min(scheduled, gateDeadline(run) ?? Number.POSITIVE_INFINITY);
-    if (run.now() < due) {
-      await sleepUntil(run, due, `analysis interval ${formatDuration(interval)}`);
+    const waitFirst = run.steadyCadence ? afterStep || (!woken && run.now() < due) : run.now() < due;
+    if (waitFirst) {
+      const until = run.steadyCadence ? Math.max(due, run.now() + 1) : due;
+      timerRanOut = await sleepUntil(run, until, `analysis interval ${formatDuration(interval)}`);
       continue;
     }
     if (scheduled <= run.now()) {
@@ -137,6 +144,7 @@ export async function canaryWorkflow(input: CanaryWorkflowInput): Promise<Canary
     // interval, not by the next step at once: every weight gets its time under analysis.
     if (run.lean && planned !== undefined && run.nextStepAtMs === planned && planned < run.now())
       run.nextStepAtMs = run.now() + interval;
+    stepDone = true;
   }
 }
 

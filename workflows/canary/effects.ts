@@ -3,7 +3,7 @@
  * returns are carried out in order. An effect whose activity still fails after its retries stays
  * first in the queue and is tried again at the next interval; nothing after it runs meanwhile.
  */
-import { isCancellation, patched } from "@temporalio/workflow";
+import { isCancellation } from "@temporalio/workflow";
 import { activityOptions } from "../activity-port.ts";
 import {
   type Effect,
@@ -53,7 +53,7 @@ export async function feed(run: Run, event: RolloutEvent): Promise<void> {
     run.steps = 0;
     run.readyDeadlineAtMs = undefined;
   }
-  if (patched(ROLLOUT_WORKFLOWS_PATCH)) await trackRollout(run, before);
+  if (run.applies(ROLLOUT_WORKFLOWS_PATCH)) await trackRollout(run, before);
   if (!run.hardened()) {
     for (const effect of result.effects) await carryOut(run, effect);
   } else {
@@ -109,21 +109,23 @@ export async function settle(run: Run): Promise<boolean> {
  * The queue holds effects whose activity failed: try the first again at its time. One that
  * failed for good (RBAC, a resource type not installed) rolls the canary back while that is
  * possible; the rollback's own effects replace the queue, since they are the state to reach.
+ * With a steady cadence, the retry timer running out (`woken`) is what makes the retry due.
+ * Returns whether it waited for a timer that ran out.
  */
-export async function retryUnfinished(run: Run): Promise<void> {
+export async function retryUnfinished(run: Run, woken: boolean): Promise<boolean> {
   const first = run.unfinished[0] as Effect;
-  if (run.stall && run.now() < run.stall.retryAtMs) {
-    await sleepUntil(run, run.stall.retryAtMs, `retry: ${effectSummary(first)}`);
-    return;
+  if (run.stall && !(run.steadyCadence && woken) && run.now() < run.stall.retryAtMs) {
+    return sleepUntil(run, run.stall.retryAtMs, `retry: ${effectSummary(first)}`);
   }
   if (run.stall?.permanent && isBeforePromotion(run.state.phase)) {
     const reason = `${effectSummary(first)} failed: ${run.stall.reason}`;
     run.unfinished = [];
     run.stall = undefined;
     await feedQuietly(run, { type: "failure", reason });
-    return;
+    return false;
   }
   await settle(run);
+  return false;
 }
 
 async function carryOut(run: Run, effect: Effect): Promise<void> {

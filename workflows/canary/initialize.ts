@@ -3,7 +3,7 @@
  * the primary's revision is read from the cluster. A failure waits for the next message, which
  * tries again.
  */
-import { ActivityCancellationType, isCancellation, patched } from "@temporalio/workflow";
+import { ActivityCancellationType, isCancellation } from "@temporalio/workflow";
 import { activityOptions, type CanaryActivities, type TargetMessage } from "../activity-port.ts";
 import { cluster, describeError } from "./calls.ts";
 import { feed, feedQuietly } from "./effects.ts";
@@ -85,7 +85,7 @@ async function initializeInterruptibly(run: Run): Promise<void> {
   await feedQuietly(run, { type: "initialized", revision: primary });
   if (revision !== undefined && revision !== primary) {
     const rolledBack = result?.rolledBack;
-    if (rolledBack?.revision === revision && patched(TAKEOVER_PATCH)) {
+    if (rolledBack?.revision === revision && run.applies(TAKEOVER_PATCH)) {
       recordTakenOverFailure(run, revision, rolledBack.reason);
       return;
     }

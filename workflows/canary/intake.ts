@@ -3,7 +3,7 @@
  * check what they receive and queue it in the inbox, and the main loop's side, which takes each
  * queued message, feeds it to the state machine and answers the update that sent it.
  */
-import { ApplicationFailure, condition, log, patched, setHandler } from "@temporalio/workflow";
+import { ApplicationFailure, condition, log, setHandler } from "@temporalio/workflow";
 import type { GateType } from "../../src/api/canary.ts";
 import {
   type CheckedCommandInput,
@@ -82,7 +82,7 @@ function listenToController(run: Run): void {
       }
       message = checked.value;
     }
-    if (isRepeat(message) && patched(REPEATED_REVISION_PATCH)) return;
+    if (isRepeat(message) && run.applies(REPEATED_REVISION_PATCH)) return;
     run.lastReceived = message;
     run.inbox.push({ kind: "revision", message });
   };
@@ -92,7 +92,7 @@ function listenToController(run: Run): void {
   const internal = { description: MESSAGE_DESCRIPTIONS.internal };
   setHandler(revisionSignal, onRevision, internal);
   setHandler(deleteSignal, onDelete, internal);
-  if (!patched(INTERNAL_NAMES_PATCH)) {
+  if (!run.applies(INTERNAL_NAMES_PATCH)) {
     setHandler(legacyRevisionSignal, onRevision, internal);
     setHandler(legacyDeleteSignal, onDelete, internal);
   }
@@ -223,7 +223,7 @@ async function handleRevision(run: Run, message: RevisionMessage): Promise<"cont
   // A stale message's spec is old, but its revision is still news.
   if (stale && !run.hardened()) return "continue";
   if (!stale) {
-    if ((message.generation > run.generation || message.resyncStatus) && patched(RESYNC_STATUS_PATCH)) {
+    if ((message.generation > run.generation || message.resyncStatus) && run.applies(RESYNC_STATUS_PATCH)) {
       run.synced = "";
       // Another writer (the controller) may have changed the status: compare with a fresh read.
       run.statusMayBeStale = true;

@@ -48,3 +48,11 @@ export const LEAN_STEPS_PATCH = "one-task-steps";
  * over from (Flagger) is recorded as failed instead of being rolled out again.
  */
 export const TAKEOVER_PATCH = "taken-over-rollback";
+/**
+ * A lean run's clock after a step's local activities may read differently on replay than it did
+ * when the step ran, so it no longer decides which command comes next: a step is always followed
+ * by its interval's timer (of a millisecond when the step ended late), and a timer that runs out
+ * starts the step it waited for. The clock still sets how long each timer is. Decided once per
+ * run, at its start.
+ */
+export const STEADY_CADENCE_PATCH = "steady-cadence";

@@ -3,13 +3,7 @@
  * search attributes, the Temporal UI's details and the `status` query's view. Reports never hold
  * the rollout back: they run in lanes of their own, and a lean run sends a step's in one call.
  */
-import {
-  isCancellation,
-  log,
-  patched,
-  setCurrentDetails,
-  upsertSearchAttributes,
-} from "@temporalio/workflow";
+import { isCancellation, log, setCurrentDetails, upsertSearchAttributes } from "@temporalio/workflow";
 import { searchAttributes } from "../../src/temporal/search-attributes.ts";
 import { activityOptions, type CanaryEvent } from "../activity-port.ts";
 import { gateDeadlineMs, gateTimeoutMs, projectStatus } from "../decisions/index.ts";
@@ -98,7 +92,7 @@ export function publish(run: Run): void {
   const { state } = run;
   const shown = `${state.phase}/${state.route.canaryWeight}/${state.revision ?? ""}`;
   // Each upsert is a history event: an idle canary woken by a message writes none.
-  if (shown !== run.published || !patched(CHANGED_ATTRIBUTES_PATCH)) {
+  if (shown !== run.published || !run.applies(CHANGED_ATTRIBUTES_PATCH)) {
     upsertSearchAttributes([
       { key: searchAttributes.CanaryPhase, value: state.phase },
       { key: searchAttributes.CanaryWeight, value: state.route.canaryWeight },
@@ -114,7 +108,7 @@ export function syncStatus(run: Run): void {
   if (!run.spec) return;
   const { state } = run;
   const projected = projectStatus(state);
-  const metrics = patched(METRIC_STATUS_PATCH)
+  const metrics = run.applies(METRIC_STATUS_PATCH)
     ? run.lastAnalysis.metrics.map((m) => ({ name: m.name, value: m.value, verdict: m.verdict }))
     : undefined;
   const key = JSON.stringify(metrics === undefined ? projected : [projected, metrics]);

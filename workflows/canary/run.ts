@@ -17,7 +17,7 @@ import type {
 import { type Command, type Effect, initialRolloutState, type RolloutState } from "../decisions/index.ts";
 import type { RevisionMessage, TimelineEntry } from "../messages.ts";
 import { specDigest } from "../spec-digest.ts";
-import { COMPACT_INPUTS_PATCH, HARDENING_PATCH, LEAN_STEPS_PATCH } from "./patches.ts";
+import { COMPACT_INPUTS_PATCH, HARDENING_PATCH, LEAN_STEPS_PATCH, STEADY_CADENCE_PATCH } from "./patches.ts";
 
 /** Specs the `spec` query still answers for: a retried activity may ask for the one before. */
 const KNOWN_SPECS = 4;
@@ -86,6 +86,8 @@ export class Run {
 
   /** Whether this run's ordinary steps are one workflow task (decided once, at its start). */
   readonly lean: boolean;
+  /** Whether timers, not the clock, decide when the next step runs (see STEADY_CADENCE_PATCH). */
+  readonly steadyCadence: boolean;
   /** Commands the main loop has applied, so their update handlers can answer. */
   readonly applied = new Map<number, { ok: boolean; message: string }>();
   /** The status last written to the cluster, to write only changes. */
@@ -131,12 +133,22 @@ export class Run {
     this.lastReceived = carried?.lastReceived;
     this.pendingRevision = carried?.pendingRevision;
     this.lean = patched(LEAN_STEPS_PATCH);
+    this.steadyCadence = this.lean && patched(STEADY_CADENCE_PATCH);
     this.useSpec(this.spec);
   }
 
-  /** Asked each time, not once: a run decides the patch where it first needs it. */
+  /**
+   * Whether the change a patch guards applies to this run. A run with a steady cadence started on
+   * code that had every earlier change, so it asks no more: a patch asked for the first time in
+   * the middle of a step (after a local activity) may be decided in another workflow task on
+   * replay than it was when the run recorded it. Older runs decide each patch where they first ask.
+   */
+  applies(patch: string): boolean {
+    return this.steadyCadence || patched(patch);
+  }
+
   hardened(): boolean {
-    return patched(HARDENING_PATCH);
+    return this.applies(HARDENING_PATCH);
   }
 
   now(): number {
@@ -164,7 +176,7 @@ export class Run {
 
   /** What a regular activity is told about the canary. */
   target(): TargetMessage {
-    return patched(COMPACT_INPUTS_PATCH)
+    return this.applies(COMPACT_INPUTS_PATCH)
       ? { ref: this.ref, specDigest: this.digest, revision: this.state.revision }
       : { ref: this.ref, spec: this.spec as ResolvedCanarySpec, revision: this.state.revision };
   }

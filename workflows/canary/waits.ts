@@ -12,11 +12,15 @@ export async function waitForMail(run: Run): Promise<void> {
   await condition(() => run.hasMail());
 }
 
-/** One durable timer until `untilMs`, which any message ends at once. */
-export async function sleepUntil(run: Run, untilMs: number, summary: string): Promise<void> {
+/**
+ * One durable timer until `untilMs`, which any message ends at once. True when the timer ran out
+ * (there was one, and no message ended it).
+ */
+export async function sleepUntil(run: Run, untilMs: number, summary: string): Promise<boolean> {
   flushReports(run);
   const ms = untilMs - run.now();
-  if (ms > 0 && !run.hasMail()) await condition(() => run.hasMail(), ms, { summary });
+  if (ms <= 0 || run.hasMail()) return false;
+  return !(await condition(() => run.hasMail(), ms, { summary }));
 }
 
 /**
