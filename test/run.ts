@@ -15,10 +15,13 @@ import { isAlive, logTail, type Supervisor } from "./harness/process.ts";
 import { startWorld, type WorldInfo, worldEnvVars } from "./harness/world.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+// `--concurrency=1` for suites that each start a Temporal cluster of their own (test:cluster).
+const concurrencyArg = args.find((a) => a.startsWith("--concurrency="));
+const concurrency = concurrencyArg ? Number(concurrencyArg.split("=")[1]) : 2;
+const files = args.filter((a) => a !== concurrencyArg);
 const patterns =
-  process.argv.slice(2).length > 0
-    ? process.argv.slice(2)
-    : globSync("test/**/*.test.ts", { cwd: repo, exclude: ["test/cluster/**"] });
+  files.length > 0 ? files : globSync("test/**/*.test.ts", { cwd: repo, exclude: ["test/cluster/**"] });
 
 function log(line: string): void {
   process.stderr.write(`[test] ${line}\n`);
@@ -46,7 +49,7 @@ function runTests(env: Record<string, string>, failuresFile: string): Promise<nu
     // Two files at a time: most of a test's time is waiting on the world, not computing.
     tests = spawn(
       process.execPath,
-      ["--test", "--test-concurrency=2", "--test-timeout=600000", ...reporters, ...patterns],
+      ["--test", `--test-concurrency=${concurrency}`, "--test-timeout=600000", ...reporters, ...patterns],
       { cwd: repo, env: { ...process.env, ...env }, stdio: "inherit" },
     );
     tests.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
