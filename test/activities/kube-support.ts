@@ -17,8 +17,8 @@ import { createKubernetesActivities, type KubernetesActivities } from "../../act
 import type { CanarySpec } from "../../src/api/canary.ts";
 import type { ResolvedCanarySpec } from "../../src/api/defaults.ts";
 import { validateCanary } from "../../src/api/validate.ts";
-import { KubeClient } from "../../src/kube/client.ts";
-import { RESOURCES } from "../../src/kube/resources.ts";
+import { KubeClient, type WatchOptions } from "../../src/kube/client.ts";
+import { RESOURCES, type ResourceType } from "../../src/kube/resources.ts";
 import type { Target } from "../../workflows/activity-port.ts";
 import { neverReadyLabel } from "../harness/cluster.ts";
 import { waitFor } from "../harness/process.ts";
@@ -191,4 +191,39 @@ export function isAvailable(d: V1Deployment): boolean {
     (d.status?.availableReplicas ?? 0) === desired &&
     (d.status?.replicas ?? 0) === desired
   );
+}
+
+/**
+ * Watches as admin until `signal` aborts. Each watch resumes where the last ended, so no change
+ * falls between two; a version too old to resume from (410 Gone) or a failed watch lists again,
+ * the latter after a pause rather than in a tight loop.
+ */
+export async function watchWithoutGaps<T extends { metadata?: { resourceVersion?: string } }>(
+  type: ResourceType,
+  namespace: string,
+  options: WatchOptions,
+  onEvent: (type: "ADDED" | "MODIFIED" | "DELETED", object: T) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let resourceVersion: string | undefined;
+  while (!signal.aborted) {
+    const failed = await admin.watch<T>(
+      type,
+      namespace,
+      { timeoutSeconds: 20, ...options, ...(resourceVersion ? { resourceVersion } : {}) },
+      (event, object) => {
+        if (event === "ERROR") {
+          resourceVersion = undefined;
+          return;
+        }
+        resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
+        if (event !== "BOOKMARK") onEvent(event, object);
+      },
+      signal,
+    );
+    if (failed && !signal.aborted) {
+      resourceVersion = undefined;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }

@@ -22,7 +22,7 @@ import { waitFor } from "../harness/process.ts";
 import { stopBetweenTasks } from "../harness/worker-stop.ts";
 import { worldEnv } from "../harness/world-env.ts";
 import { workflowBundle } from "../workflows/support.ts";
-import { admin } from "./kube-support.ts";
+import { admin, watchWithoutGaps } from "./kube-support.ts";
 
 export type CanaryWorkflowHandle = WorkflowHandle<typeof canaryWorkflow>;
 
@@ -137,6 +137,7 @@ export async function setImage(namespace: string, name: string, image: string): 
 }
 
 interface HttpRoute {
+  metadata?: { resourceVersion?: string };
   spec: { rules: { backendRefs: { name: string; weight: number }[] }[] };
 }
 
@@ -173,25 +174,21 @@ export function recordCanaryWeights(
   const weights: number[] = [];
   const requestsAt: number[] = [];
   const stop = new AbortController();
-  const watching = (async () => {
-    while (!stop.signal.aborted) {
-      await admin.watch<HttpRoute>(
-        RESOURCES.httpRoutes,
-        namespace,
-        { timeoutSeconds: 20, fieldSelector: `metadata.name=${service}` },
-        (type, route) => {
-          if (type !== "ADDED" && type !== "MODIFIED") return;
-          const weight =
-            route.spec.rules[0]?.backendRefs.find((b) => b.name === `${service}-canary`)?.weight ?? 0;
-          if (weights.at(-1) !== weight) {
-            weights.push(weight);
-            requestsAt.push(operator.counter.total());
-          }
-        },
-        stop.signal,
-      );
-    }
-  })();
+  const watching = watchWithoutGaps<HttpRoute>(
+    RESOURCES.httpRoutes,
+    namespace,
+    { fieldSelector: `metadata.name=${service}` },
+    (type, route) => {
+      if (type === "DELETED") return;
+      const weight =
+        route.spec.rules[0]?.backendRefs.find((b) => b.name === `${service}-canary`)?.weight ?? 0;
+      if (weights.at(-1) !== weight) {
+        weights.push(weight);
+        requestsAt.push(operator.counter.total());
+      }
+    },
+    stop.signal,
+  );
   return {
     weights,
     requestsAt,

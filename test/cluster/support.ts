@@ -10,7 +10,13 @@ import proto, { type temporal as api } from "@temporalio/proto";
 import type { CanaryStatus } from "../../src/api/canary.ts";
 import { RESOURCES } from "../../src/kube/resources.ts";
 import { workflowId } from "../../workflows/messages.ts";
-import { admin, canarySpec, createAvailable, deployment } from "../activities/kube-support.ts";
+import {
+  admin,
+  canarySpec,
+  createAvailable,
+  deployment,
+  watchWithoutGaps,
+} from "../activities/kube-support.ts";
 import { recordCanaryWeights, setImage, type WeightRecorder } from "../activities/rollout-support.ts";
 import { OperatorProcess, operatorGroup } from "../e2e/operator.ts";
 import { statusWhere } from "../e2e/support.ts";
@@ -203,43 +209,26 @@ export class Fleet {
   }
 
   /** Every phase change: each watch resumes where the last ended, so none falls between two. */
-  async #watchPhases(): Promise<void> {
-    let resourceVersion: string | undefined;
-    while (!this.#stop.signal.aborted) {
-      const failed = await admin.watch<{
-        metadata: { name: string; resourceVersion?: string };
-        status?: CanaryStatus;
-      }>(
-        RESOURCES.canaries,
-        this.namespace,
-        { timeoutSeconds: 20, ...(resourceVersion ? { resourceVersion } : {}) },
-        (type, canary) => {
-          if (type === "ERROR") {
-            // The version is too old to resume from (410 Gone): list again.
-            resourceVersion = undefined;
-            return;
-          }
-          resourceVersion = canary.metadata.resourceVersion ?? resourceVersion;
-          const watched = this.#watched.get(canary.metadata.name);
-          if (!watched || (type !== "ADDED" && type !== "MODIFIED")) return;
-          const phase = canary.status?.phase ?? "";
-          if (watched.phases.at(-1) !== phase) watched.phases.push(phase);
-          if (
-            watched.changedAt !== undefined &&
-            watched.succeededAt === undefined &&
-            phase === "Succeeded" &&
-            canary.status?.lastPromotedSpec !== watched.before
-          )
-            watched.succeededAt = Date.now();
-        },
-        this.#stop.signal,
-      );
-      // A failed watch (the API server busy) is opened again after a pause, not in a tight loop.
-      if (failed && !this.#stop.signal.aborted) {
-        resourceVersion = undefined;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+  #watchPhases(): Promise<void> {
+    return watchWithoutGaps<{ metadata: { name: string; resourceVersion?: string }; status?: CanaryStatus }>(
+      RESOURCES.canaries,
+      this.namespace,
+      {},
+      (type, canary) => {
+        const watched = this.#watched.get(canary.metadata.name);
+        if (!watched || type === "DELETED") return;
+        const phase = canary.status?.phase ?? "";
+        if (watched.phases.at(-1) !== phase) watched.phases.push(phase);
+        if (
+          watched.changedAt !== undefined &&
+          watched.succeededAt === undefined &&
+          phase === "Succeeded" &&
+          canary.status?.lastPromotedSpec !== watched.before
+        )
+          watched.succeededAt = Date.now();
+      },
+      this.#stop.signal,
+    );
   }
 
   /** Changes the image of the given canaries' targets (default: all): a rollout of each. */
