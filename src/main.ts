@@ -38,5 +38,7 @@ if (!plugin && !(first && CLI_COMMANDS.includes(first))) {
 
 await program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`${program.name()}: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
+  // Exit now rather than when the event loop drains: a Temporal worker that failed to start can
+  // leave its workflow threads running, which would keep a failed operator alive doing nothing.
+  process.exit(1);
 });

@@ -37,9 +37,22 @@ export function describeError(err: unknown, temporalAddress?: string): string {
       return `Temporal${where} did not answer in time: is the durable-canary worker running?`;
     case PERMISSION_DENIED:
     case UNAUTHENTICATED:
-      return `Temporal${where} refused the request: ${firstLine(message)}`;
+      return (
+        `Temporal${where} refused the request: ${reasons(err).join(": ")} ` +
+        "(check the API key or client certificate, and its permission on the namespace)"
+      );
   }
   return firstLine(message);
+}
+
+/** The first line of each message down the cause chain, without repeats: the server's own reason is last. */
+function reasons(err: unknown): string[] {
+  const lines: string[] = [];
+  for (let e = err; e && typeof e === "object"; e = (e as { cause?: unknown }).cause) {
+    const line = e instanceof Error ? firstLine(e.message) : "";
+    if (line && !lines.includes(line)) lines.push(line);
+  }
+  return lines;
 }
 
 function firstLine(text: string): string {
