@@ -103,6 +103,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
   let worker: Promise<void> | undefined;
   try {
     let temporalUp = false;
+    let temporalError = "not asked yet";
     let workerRunning = false;
     let controller: Controller | undefined;
     const temporalStatus = (ok: boolean, error?: unknown) => {
@@ -112,6 +113,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
       }
       if (!ok && temporalUp) log.warn({ error: errorMessage(error) }, "Temporal is unreachable");
       temporalUp = ok;
+      temporalError = ok ? "" : errorMessage(error);
     };
 
     // The worker starts first: its connection and workflow threads come up while the HTTP port
@@ -176,7 +178,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
         },
         temporal: () => ({
           ok: temporalUp,
-          detail: temporalUp ? `reachable (namespace ${target.namespace})` : "unreachable",
+          detail: temporalUp ? `reachable (namespace ${target.namespace})` : `unreachable: ${temporalError}`,
         }),
         ...(flags.role !== "controller"
           ? { worker: () => ({ ok: workerRunning, detail: workerRunning ? "polling" : "not polling" }) }
@@ -186,8 +188,11 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     parts.push({ name: "http", stop: () => new Promise((resolve) => http.server.close(() => resolve())) });
     log.info({ url: http.url }, "serving /healthz, /readyz and /metrics");
 
+    // The namespace, not just the server: a key or certificate without access to it is not ready.
     const ping = () =>
-      boundedCall(client, temporalPingMs, () => client.workflowService.getSystemInfo({})).then(
+      boundedCall(client, temporalPingMs, () =>
+        client.workflowService.describeNamespace({ namespace: target.namespace }),
+      ).then(
         () => temporalStatus(true),
         (err: unknown) => temporalStatus(false, err),
       );
