@@ -14,8 +14,11 @@ export type ToWorker = { type: "stop" } | { type: "memory" };
 
 export type FromWorker =
   | { type: "ready" }
-  /** A canary's last written status phase changed. `key` is `namespace/name`. */
-  | { type: "phase"; key: string; phase: string }
+  /**
+   * A canary's last written status phase changed, at this worker's clock. `key` is
+   * `namespace/name`. Workers' messages reach the parent in no common order: the newest counts.
+   */
+  | { type: "phase"; key: string; phase: string; at: number }
   /** A route write, at this worker's clock (the same host's as the parent's). */
   | { type: "route"; key: string; at: number; weight: number }
   | { type: "memory"; usage: NodeJS.MemoryUsage; heapLimit: number; contexts: number };

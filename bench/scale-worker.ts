@@ -8,7 +8,14 @@
  */
 import { readFileSync } from "node:fs";
 import v8 from "node:v8";
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporalio/worker";
+import {
+  DefaultLogger,
+  makeTelemetryFilterString,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from "@temporalio/worker";
 import { resolvingSpecs } from "../activities/target-spec.ts";
 import { workerTuning } from "../src/temporal/worker-tuning.ts";
 import { ClusterModel, modelActivities } from "../test/workflows/model.ts";
@@ -41,7 +48,7 @@ function report(key: string): void {
     send({ type: "route", key, at: change.at, weight: change.routes.canaryWeight });
   }
   const phase = model.lastStatus?.phase;
-  if (phase !== toldPhase.get(key)) send({ type: "phase", key, phase: phase ?? "" });
+  if (phase !== toldPhase.get(key)) send({ type: "phase", key, phase: phase ?? "", at: Date.now() });
   toldPhase.set(key, phase);
 }
 
@@ -62,7 +69,12 @@ function reportingActivities(): CanaryActivities {
   ) as unknown as CanaryActivities;
 }
 
-Runtime.install({ logger: new DefaultLogger("ERROR") });
+// Errors only, the core's too (it prints to the console by itself): an overloaded worker's
+// warnings (slow workflow tasks) would bury the figures, which show the overload as step lag.
+Runtime.install({
+  logger: new DefaultLogger("ERROR"),
+  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: "ERROR", other: "ERROR" }) } },
+});
 const connection = await NativeConnection.connect({ address: settings.address });
 const worker = await Worker.create({
   ...workerTuning,
