@@ -3,7 +3,7 @@
  * start-dev`: its command line, and the check that it is really serving our namespace with our
  * search attributes.
  */
-import { Connection } from "@temporalio/client";
+import { Connection, type ConnectionOptions } from "@temporalio/client";
 import {
   searchAttributeFlags,
   searchAttributeKeys,
@@ -89,14 +89,19 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
 }
 
 /**
- * One readiness check: connects, makes sure the search attributes exist, and runs a visibility
- * query on one of them, which succeeds only once the namespace really serves them. Throws while the
- * server is not ready.
+ * One readiness check: connects (with `access`, a secured frontend's TLS or API key), makes sure
+ * the search attributes exist, and runs a visibility query on one of them, which succeeds only once
+ * the namespace really serves them. Throws while the server is not ready.
  */
-export async function probeDevServer(address: string, namespace: string): Promise<void> {
+export async function probeDevServer(
+  address: string,
+  namespace: string,
+  access: Pick<ConnectionOptions, "tls" | "apiKey"> = {},
+): Promise<void> {
   // No retry interceptor, and quick reconnects: a server that starts listening should be seen at once.
   const connection = await Connection.connect({
     address,
+    ...access,
     connectTimeout: 2_000,
     interceptors: [],
     channelArgs: { "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 200 },

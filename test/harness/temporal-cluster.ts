@@ -23,7 +23,6 @@ import {
   type ClusterSecurity,
   createClusterCredentials,
   type FrontendAccess,
-  probeSecuredNamespace,
   type ServerSecurity,
   securedServerConfig,
   startJwksServer,
@@ -496,8 +495,7 @@ export async function startTemporalCluster(
   }
 
   const address = `${host}:${ports.frontend.grpc}`;
-  const probeNamespace = () =>
-    credentials ? probeSecuredNamespace(address, namespace, access) : probeDevServer(address, namespace);
+  const probeNamespace = () => probeDevServer(address, namespace, access);
   t = performance.now();
   await registerNamespace(address, namespace, access);
   await waitFor(

@@ -13,9 +13,7 @@ import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, type KeyObject, randomBytes, sign } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Connection, type TLSConfig } from "@temporalio/client";
-import { ensureSearchAttributes } from "../../src/temporal/dev-server.ts";
-import { searchAttributes } from "../../src/temporal/search-attributes.ts";
+import type { TLSConfig } from "@temporalio/client";
 import type { ManagedProcess, Supervisor } from "./process.ts";
 import { waitFor } from "./process.ts";
 import type { ServicePorts } from "./temporal-cluster.ts";
@@ -352,32 +350,4 @@ export function uiServerTls(c: ClusterCredentials): Record<string, unknown> {
     enableHostVerification: true,
     ...(c.security === "mtls" ? { certFile: c.systemCertFile, keyFile: c.systemKeyFile } : {}),
   };
-}
-
-/**
- * The secured counterpart of the dev server's readiness check: with `access`, makes sure the
- * search attributes exist and runs a visibility query on one of them.
- */
-export async function probeSecuredNamespace(
-  address: string,
-  namespace: string,
-  access: FrontendAccess,
-): Promise<void> {
-  const connection = await Connection.connect({
-    address,
-    ...access,
-    connectTimeout: 2_000,
-    interceptors: [],
-    channelArgs: { "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 200 },
-  });
-  try {
-    await ensureSearchAttributes(connection, namespace);
-    await connection.workflowService.listWorkflowExecutions({
-      namespace,
-      pageSize: 1,
-      query: `${searchAttributes.CanaryName.name} = "readiness-probe"`,
-    });
-  } finally {
-    await connection.close();
-  }
 }
