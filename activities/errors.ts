@@ -5,8 +5,12 @@
  */
 import { ApplicationFailure } from "@temporalio/common";
 import { isForbidden, isInvalid, isNotFound, KubeApiError } from "../src/kube/errors.ts";
-import { NON_RETRYABLE_ERRORS } from "../workflows/activity-port.ts";
-import { currentActivity } from "./activity-context.ts";
+import {
+  NON_RETRYABLE_ERRORS,
+  type ReadinessReport,
+  type WaitReadyOptions,
+} from "../workflows/activity-port.ts";
+import { currentActivity, waitControl } from "./activity-context.ts";
 
 /**
  * How long after an activity was first scheduled a 401 or 403 is still retried: an API server
@@ -89,4 +93,22 @@ export function guarded<A extends unknown[], R>(fn: (...args: A) => Promise<R>):
       throw toActivityFailure(err);
     }
   };
+}
+
+/**
+ * For a readiness read once per attempt (Temporal retries the activity): not ready is a retryable
+ * failure until the progress deadline has passed since the first attempt, then a permanent one.
+ */
+export function failUnlessReady(
+  state: ReadinessReport,
+  progressDeadlineSeconds: number,
+  options: WaitReadyOptions,
+  nowMs: number,
+): void {
+  if (state.ready) return;
+  const deadlineAtMs = options.deadlineAtMs ?? waitControl(nowMs).sinceMs + progressDeadlineSeconds * 1000;
+  if (nowMs < deadlineAtMs) throw notReady(`${state.message}; still waiting`);
+  throw deadlineExceeded(
+    `${state.message}; no progress within progressDeadlineSeconds (${progressDeadlineSeconds}s)`,
+  );
 }

@@ -16,8 +16,7 @@ import type {
   WaitReadyOptions,
 } from "../workflows/activity-port.ts";
 import { PRIMARY_ONLY, sameRoute } from "../workflows/decisions/routes.ts";
-import { waitControl } from "./activity-context.ts";
-import { deadlineExceeded, notReady } from "./errors.ts";
+import { failUnlessReady, notReady } from "./errors.ts";
 import {
   knativeRouter,
   PRIMARY_REVISION_ANNOTATION,
@@ -119,14 +118,7 @@ export function createKnativeTargetActivities(deps: {
      * and Temporal retries a revision not ready yet until the progress deadline has passed.
      */
     async waitCanaryReady(target, options) {
-      const state = await readiness(target, "canary");
-      if (state.ready) return;
-      const deadlineSeconds = target.spec.progressDeadlineSeconds;
-      const deadlineAtMs = options.deadlineAtMs ?? waitControl(now()).sinceMs + deadlineSeconds * 1000;
-      if (now() < deadlineAtMs) throw notReady(`${state.message}; still waiting`);
-      throw deadlineExceeded(
-        `${state.message}; no progress within progressDeadlineSeconds (${deadlineSeconds}s)`,
-      );
+      failUnlessReady(await readiness(target, "canary"), target.spec.progressDeadlineSeconds, options, now());
     },
 
     /** The revision analysed (the latest created one, if the workflow named none) becomes the primary. */

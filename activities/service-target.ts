@@ -19,8 +19,7 @@ import type {
   WaitReadyOptions,
 } from "../workflows/activity-port.ts";
 import { PRIMARY_ONLY, sameRoute } from "../workflows/decisions/routes.ts";
-import { waitControl } from "./activity-context.ts";
-import { deadlineExceeded, notReady, required } from "./errors.ts";
+import { failUnlessReady, required } from "./errors.ts";
 import { adopt, checkWritable } from "./ownership.ts";
 import { routerFor } from "./routing/registry.ts";
 import type { RouterContext } from "./routing/router.ts";
@@ -168,13 +167,11 @@ export function createServiceTargetActivities(deps: {
     canaryReadiness: (target) => copyReadiness(target, "canary"),
 
     async waitCanaryReady(target, options) {
-      const state = await copyReadiness(target, "canary");
-      if (state.ready) return;
-      const deadlineSeconds = target.spec.progressDeadlineSeconds;
-      const deadlineAtMs = options.deadlineAtMs ?? waitControl(now()).sinceMs + deadlineSeconds * 1000;
-      if (now() < deadlineAtMs) throw notReady(`${state.message}; still waiting`);
-      throw deadlineExceeded(
-        `${state.message}; no progress within progressDeadlineSeconds (${deadlineSeconds}s)`,
+      failUnlessReady(
+        await copyReadiness(target, "canary"),
+        target.spec.progressDeadlineSeconds,
+        options,
+        now(),
       );
     },
 
