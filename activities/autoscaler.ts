@@ -5,14 +5,14 @@
  * pausing: the HPA controller leaves a workload scaled to zero alone, and resumes when the canary
  * is scaled up. A KEDA ScaledObject does need it (keda.ts).
  */
-import type { V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
+import type { V1ObjectMeta, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
 import type { KubeClient } from "../src/kube/client.ts";
 import type { CanaryIdentity } from "../src/kube/metadata.ts";
-import { RESOURCES } from "../src/kube/resources.ts";
+import { RESOURCES, type ResourceType } from "../src/kube/resources.ts";
 import { holdsAll } from "./applied-already.ts";
 import { required } from "./errors.ts";
-import { applyPrimaryScaledObject, setTargetScaledObjectPaused } from "./keda.ts";
+import { buildPrimaryScaledObject, type ScaledObject, setTargetScaledObjectPaused } from "./keda.ts";
 import { adopt, checkWritable } from "./ownership.ts";
 import { workloadType } from "./workload.ts";
 import { includedLabels, primaryName, withoutTooling } from "./workload-primary.ts";
@@ -56,24 +56,37 @@ export async function applyPrimaryAutoscaler(
   const ref = spec.autoscalerRef;
   if (!ref) return;
   if (ref.kind === "ScaledObject") {
-    await applyPrimaryScaledObject(kube, namespace, spec, includeLabelPrefixes, owner);
-    return;
+    const build = (target: ScaledObject) => buildPrimaryScaledObject(target, spec, includeLabelPrefixes);
+    await applyPrimaryCopy(kube, namespace, RESOURCES.scaledObjects, ref.name, build, owner);
+  } else {
+    const build = (hpa: V2HorizontalPodAutoscaler) => buildPrimaryAutoscaler(hpa, spec, includeLabelPrefixes);
+    await applyPrimaryCopy(kube, namespace, RESOURCES.horizontalPodAutoscalers, ref.name, build, owner);
   }
-  const hpa = await required(
-    kube.get<V2HorizontalPodAutoscaler>(RESOURCES.horizontalPodAutoscalers, namespace, ref.name),
-    `HorizontalPodAutoscaler ${namespace}/${ref.name} (spec.autoscalerRef)`,
+}
+
+/** Reads the target's autoscaler and writes its `-primary` copy, unless the copy already is as built. */
+async function applyPrimaryCopy<T extends { metadata?: V1ObjectMeta }>(
+  kube: KubeClient,
+  namespace: string,
+  type: ResourceType,
+  targetName: string,
+  build: (target: T) => T,
+  owner: CanaryIdentity,
+): Promise<void> {
+  const target = await required(
+    kube.get<T>(type, namespace, targetName),
+    `${type.kind} ${namespace}/${targetName} (spec.autoscalerRef)`,
     "create it, or remove spec.autoscalerRef",
   );
-  const desired = buildPrimaryAutoscaler(hpa, spec, includeLabelPrefixes);
-  const type = RESOURCES.horizontalPodAutoscalers;
+  const desired = build(target);
   const name = desired.metadata?.name ?? "";
-  const existing = await kube.find<V2HorizontalPodAutoscaler>(type, namespace, name);
-  checkWritable(kube, existing, { kind: "HorizontalPodAutoscaler", namespace, name }, owner, {
-    fix: `delete it, or rename the HorizontalPodAutoscaler ${ref.name}`,
+  const existing = await kube.find<T>(type, namespace, name);
+  checkWritable(kube, existing, { kind: type.kind, namespace, name }, owner, {
+    fix: `delete it, or rename the ${type.kind} ${targetName}`,
   });
   // Already as wanted (one Flagger made, a repeated promotion): nothing is written.
   const applied =
-    existing && holdsAll(existing, desired) ? existing : await kube.apply(type, namespace, name, desired);
+    existing && holdsAll(existing, desired) ? existing : await kube.apply<T>(type, namespace, name, desired);
   await adopt(kube, type, applied, owner);
 }
 

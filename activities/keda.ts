@@ -8,11 +8,7 @@
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 import type { ResolvedCanarySpec } from "../src/api/defaults.ts";
 import type { KubeClient } from "../src/kube/client.ts";
-import type { CanaryIdentity } from "../src/kube/metadata.ts";
 import { RESOURCES } from "../src/kube/resources.ts";
-import { holdsAll } from "./applied-already.ts";
-import { required } from "./errors.ts";
-import { adopt, checkWritable } from "./ownership.ts";
 import { includedLabels, primaryName, withoutTooling } from "./workload-primary.ts";
 
 /** KEDA holds the ScaledObject's target at this many replicas, and stops scaling it. */
@@ -113,36 +109,6 @@ export function buildPrimaryScaledObject(
       ),
     },
   };
-}
-
-/** Creates or updates `<scaledobject>-primary` from the target's ScaledObject. */
-export async function applyPrimaryScaledObject(
-  kube: KubeClient,
-  namespace: string,
-  spec: ResolvedCanarySpec,
-  includeLabelPrefixes: readonly string[],
-  owner: CanaryIdentity,
-): Promise<void> {
-  const ref = spec.autoscalerRef;
-  if (!ref) return;
-  const target = await required(
-    kube.get<ScaledObject>(RESOURCES.scaledObjects, namespace, ref.name),
-    `ScaledObject ${namespace}/${ref.name} (spec.autoscalerRef)`,
-    "create it, or remove spec.autoscalerRef",
-  );
-  const desired = buildPrimaryScaledObject(target, spec, includeLabelPrefixes);
-  const type = RESOURCES.scaledObjects;
-  const name = desired.metadata?.name ?? "";
-  const existing = await kube.find<ScaledObject>(type, namespace, name);
-  checkWritable(kube, existing, { kind: "ScaledObject", namespace, name }, owner, {
-    fix: `delete it, or rename the ScaledObject ${ref.name}`,
-  });
-  // Already as wanted (one Flagger made, a repeated promotion): nothing is written, as for an HPA.
-  const applied =
-    existing && holdsAll(existing, desired)
-      ? existing
-      : await kube.apply<ScaledObject>(type, namespace, name, desired);
-  await adopt(kube, type, applied, owner);
 }
 
 /**
