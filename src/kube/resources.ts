@@ -61,6 +61,10 @@ export const RESOURCES = {
     ...resource("kuma.io", "v1alpha1", "trafficroutes", "TrafficRoute"),
     clusterScoped: true,
   },
+  customResourceDefinitions: {
+    ...resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition"),
+    clusterScoped: true,
+  },
 } as const satisfies Record<string, ResourceType>;
 
 export function apiVersionOf(type: ResourceType): string {

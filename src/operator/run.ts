@@ -14,6 +14,7 @@ import { Runtime } from "@temporalio/worker";
 import { Controller } from "../controller/controller.ts";
 import { Informer } from "../controller/informer.ts";
 import { boundedCall, temporalCanaryWorkflows } from "../controller/workflows.ts";
+import { checkCanaryCrd } from "../kube/canary-crd.ts";
 import { createKubeClient, type KubeClient } from "../kube/client.ts";
 import { RESOURCES } from "../kube/resources.ts";
 import { createLogger, errorMessage, type Logger, temporalLogger } from "../log.ts";
@@ -196,14 +197,21 @@ export async function runOperator(flags: RunFlags): Promise<void> {
         () => temporalStatus(true),
         (err: unknown) => temporalStatus(false, err),
       );
+    // A foreign Canary CRD would silently drop fields the operator writes: refuse to run on it.
+    const crdCheck = checkCanaryCrd(kube).then((check) => {
+      if (check.state === "foreign") {
+        log.error(check.message);
+        fail(check.message);
+      } else if (check.state === "unknown") log.warn(check.message);
+    });
     // One round trip each, at the same time.
     parts.push({ name: "canary informer", stop: () => canaries.stop() });
-    await Promise.all([ping(), canaries.start()]);
+    await Promise.all([ping(), canaries.start(), crdCheck]);
     const pinging = setInterval(ping, temporalPingMs);
     pinging.unref();
     parts.push({ name: "temporal ping", stop: async () => clearInterval(pinging) });
 
-    if (flags.role !== "worker") {
+    if (flags.role !== "worker" && !stopping.signal.aborted) {
       const lead = async () => {
         const next = new Controller({
           kube,
@@ -234,7 +242,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
         flags.leaderElection ? elect(flags, kube, log, lead, stepDown) : await leadAlone(lead, stepDown),
       );
     }
-    log.info({ role: flags.role, uiUrl: target.uiUrl }, "operator ready");
+    if (!stopping.signal.aborted) log.info({ role: flags.role, uiUrl: target.uiUrl }, "operator ready");
     // Node writes its compile cache (main.ts) at exit, which a killed process never reaches: write
     // it now, so the restart after a SIGKILL or an OOM kill starts from it.
     flushCompileCache();

@@ -224,6 +224,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - apiGroups: [external.metrics.k8s.io]
   resources: ["*"]
   verbs: [list]
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  resourceNames: [canaries.flagger.app]
+  verbs: [get]
 {{- if .Values.enableConfigTracking }}
 # Config tracking: watch the ConfigMaps and Secrets targets use, write their -primary copies.
 - apiGroups: [""]
