@@ -142,6 +142,36 @@ try {
     routerSteps.push(`api_requests_per_step_${fixture.provider.replace(/[^a-z0-9]/g, "_")}=${step.total}`);
   }
 
+  // Knative routes a Knative Service's own revisions: its router is measured on one directly.
+  {
+    const { knativeRouter } = await import("../activities/routing/knative.ts");
+    const { DEFAULT_WORKLOAD_SETTINGS } = await import("../activities/kubernetes.ts");
+    const { applyDefaults } = await import("../src/api/defaults.ts");
+    const { createdRevision, knativeService } = await import("../test/activities/knative-support.ts");
+    const name = "knative";
+    await knativeService(providersNamespace, name);
+    const ctx = {
+      kube,
+      namespace: providersNamespace,
+      spec: applyDefaults(
+        canarySpec(name, {
+          provider: "knative",
+          targetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name },
+        }),
+      ),
+      revision: undefined,
+      settings: DEFAULT_WORKLOAD_SETTINGS,
+    };
+    const owner = { name, uid: "benchmark" };
+    await knativeRouter.reconcile(ctx, owner);
+    await createdRevision(providersNamespace, name, `${name}-00002`);
+    await knativeRouter.setRoutes(ctx, routeTo(10));
+    const step = await kube.counter.measure(() => knativeRouter.setRoutes(ctx, routeTo(20)));
+    log(`  knative: ${JSON.stringify(step.requests)}`);
+    await knativeRouter.finalize(ctx, owner);
+    routerSteps.push(`api_requests_per_step_knative=${step.total}`);
+  }
+
   if (!providersOnly) await rolloutAndIdle();
   for (const line of routerSteps) log(line);
 } finally {

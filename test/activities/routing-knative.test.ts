@@ -19,6 +19,7 @@ import { applyDefaults } from "../../src/api/defaults.ts";
 import { ORIGINAL_CONFIGURATION_ANNOTATION } from "../../src/kube/metadata.ts";
 import { RESOURCES } from "../../src/kube/resources.ts";
 import { PRIMARY_ONLY, routeTo } from "../../workflows/decisions/routes.ts";
+import { createdRevision, knativeService, split } from "./knative-support.ts";
 import { admin, canarySpec, operatorClient, testNamespace } from "./kube-support.ts";
 
 const namespace = testNamespace("routing-knative");
@@ -31,29 +32,6 @@ type Service = KnativeService & {
   };
   spec: { template?: unknown; traffic?: Record<string, unknown>[] };
 };
-
-/** A Knative Service as the user applies it, with the revision Knative would have created. */
-async function knativeService(name: string, traffic?: Record<string, unknown>[]): Promise<void> {
-  await admin.create(RESOURCES.knativeServices, namespace, {
-    metadata: { name, labels: { team: "a" } },
-    spec: {
-      template: { spec: { containers: [{ image: "example.test/hello:1" }] } },
-      ...(traffic ? { traffic } : {}),
-    },
-  });
-  await createdRevision(name, `${name}-00001`);
-}
-
-/** What Knative's controller records when a change to the template creates a revision. */
-async function createdRevision(name: string, revision: string): Promise<void> {
-  await admin.mergePatch(
-    RESOURCES.knativeServices,
-    namespace,
-    name,
-    { status: { latestCreatedRevisionName: revision, latestReadyRevisionName: revision } },
-    "status",
-  );
-}
 
 async function service(name: string): Promise<Service> {
   return admin.get<Service>(RESOURCES.knativeServices, namespace, name);
@@ -73,16 +51,9 @@ function context(name: string, overrides: Partial<CanarySpec> = {}): RouterConte
 /** The Service is never the Canary's: any identity will do. */
 const owner = { name: "hello", uid: randomUUID() };
 
-function split(percentToLatest: number, primary: string) {
-  return [
-    { latestRevision: true, percent: percentToLatest },
-    { revisionName: primary, latestRevision: false, percent: 100 - percentToLatest },
-  ];
-}
-
 describe("knative router", () => {
   it("pins the primary once, steps with one read and one apply, switches blue/green, and gives the traffic back", async () => {
-    await knativeService("hello");
+    await knativeService(namespace, "hello");
     const ctx = context("hello");
 
     await knativeRouter.reconcile(ctx, owner);
@@ -97,7 +68,7 @@ describe("knative router", () => {
     assert.deepEqual(again.requests, { "get services": 1 }, "a second reconcile writes nothing");
 
     // A new template: Knative creates the next revision, the canary.
-    await createdRevision("hello", "hello-00002");
+    await createdRevision(namespace, "hello", "hello-00002");
     const step = await ctx.kube.counter.measure(() => knativeRouter.setRoutes(ctx, routeTo(20)));
     assert.deepEqual(step.requests, { "get services": 1, "patch services": 1 }, "a step is two requests");
     assert.deepEqual((await service("hello")).spec.traffic, split(20, "hello-00001"));
@@ -130,7 +101,7 @@ describe("knative router", () => {
       { latestRevision: true, percent: 90, tag: "latest" },
       { revisionName: "tagged-00001", latestRevision: false, percent: 10, tag: "old" },
     ];
-    await knativeService("tagged", original);
+    await knativeService(namespace, "tagged", original);
     const ctx = context("tagged");
     await knativeRouter.reconcile(ctx, owner);
     assert.deepEqual((await service("tagged")).spec.traffic, split(0, "tagged-00001"));

@@ -16,6 +16,7 @@ import { RESOURCES } from "../../src/kube/resources.ts";
 import type { Target } from "../../workflows/activity-port.ts";
 import { NON_RETRYABLE_ERRORS } from "../../workflows/activity-port.ts";
 import { PRIMARY_ONLY, routeTo } from "../../workflows/decisions/routes.ts";
+import { split } from "./knative-support.ts";
 import { admin, canarySpec, createCanary, operatorActivities, testNamespace } from "./kube-support.ts";
 
 const namespace = testNamespace("workload-knative");
@@ -60,13 +61,6 @@ async function setRevisionReady(revision: string, isReady: boolean): Promise<voi
 }
 
 const get = (name: string) => admin.get<Service>(RESOURCES.knativeServices, namespace, name);
-
-function split(percentToLatest: number, primary: string) {
-  return [
-    { latestRevision: true, percent: percentToLatest },
-    { revisionName: primary, latestRevision: false, percent: 100 - percentToLatest },
-  ];
-}
 
 async function knativeCanary(name: string): Promise<Target> {
   await admin.create(RESOURCES.knativeServices, namespace, {
