@@ -193,4 +193,32 @@ describe("status projection", () => {
     assert.equal(s.phase, "Progressing");
     assert.equal(s.canaryWeight, 20);
   });
+
+  it("writes the session-affinity cookies while traffic is split, then moves the canary's to previous", async () => {
+    const spec = canarySpec("sticky", {
+      analysis: {
+        interval: "1m",
+        stepWeight: 20,
+        sessionAffinity: { cookieName: "flagger-cookie", primaryCookieName: "primary-cookie" },
+      },
+    });
+    const target = await createCanary(namespace, "sticky", spec);
+    const { activities } = operatorActivities();
+    await activities.syncStatus(target, progressing);
+    let s = await status("sticky");
+    assert.equal(s.sessionAffinityCookie, "flagger-cookie=aaaa");
+    assert.equal(s.primarySessionAffinityCookie, "primary-cookie=aaaa");
+    assert.equal(s.previousSessionAffinityCookie, undefined);
+
+    await activities.syncStatus(target, {
+      ...progressing,
+      phase: "Succeeded",
+      canaryWeight: 0,
+      lastPromotedRevision: "aaaa",
+      message: "Canary analysis completed successfully, promotion finished.",
+    });
+    s = await status("sticky");
+    assert.equal(s.sessionAffinityCookie, "", "Flagger's tooling reads the empty string as no cookie");
+    assert.equal(s.previousSessionAffinityCookie, "flagger-cookie=aaaa");
+  });
 });
