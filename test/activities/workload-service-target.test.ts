@@ -1,5 +1,5 @@
 /**
- * A Kubernetes Service target (Flagger's service canary) routed by the Gateway API, against the
+ * A Kubernetes Service target (Flagger's service canary) routed by the Gateway API or Istio, against the
  * real API server as the operator's service account. The user's Service is never written: the
  * operator keeps `-canary` (following the target) and `-primary` (the last promoted spec) copies,
  * each with its own cluster IP and node ports, and the HTTPRoute moves traffic between them.
@@ -107,6 +107,47 @@ describe("Kubernetes Service target", () => {
       (await service("shop")).metadata?.resourceVersion,
       green.metadata?.resourceVersion,
       "the user's Service was never written",
+    );
+  });
+
+  it("with Istio: the VirtualService splits between the copies, and DestinationRules name them", async () => {
+    await admin.create(RESOURCES.services, namespace, {
+      metadata: { name: "mesh" },
+      spec: { selector: { app: "mesh-blue" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] },
+    });
+    const target = await createCanary(
+      namespace,
+      "mesh",
+      canarySpec("mesh", {
+        provider: "istio",
+        targetRef: { apiVersion: "v1", kind: "Service", name: "mesh" },
+      }),
+    );
+    const { activities } = operatorActivities();
+    await activities.initialize(target);
+    for (const copy of ["mesh-primary", "mesh-canary"]) {
+      assert.deepEqual((await service(copy)).spec?.selector, { app: "mesh-blue" }, copy);
+      const rule = await admin.get<{ spec: { host: string } }>(RESOURCES.destinationRules, namespace, copy);
+      assert.equal(rule.spec.host, copy);
+    }
+    await activities.setRoutes(target, routeTo(40));
+    const virtualService = await admin.get<{
+      spec: { http: { route: { destination: { host: string }; weight: number }[] }[] };
+    }>(RESOURCES.virtualServices, namespace, "mesh");
+    assert.deepEqual(
+      virtualService.spec.http.at(-1)?.route.map((r) => [r.destination.host, r.weight]),
+      [
+        ["mesh-primary", 60],
+        ["mesh-canary", 40],
+      ],
+    );
+    assert.deepEqual(await activities.getRoutes(target), routeTo(40));
+    await activities.setRoutes(target, PRIMARY_ONLY);
+    await activities.finalize(target, true);
+    assert.equal(
+      await admin.find(RESOURCES.virtualServices, namespace, "mesh"),
+      undefined,
+      "finalize removes it",
     );
   });
 
