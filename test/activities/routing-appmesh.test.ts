@@ -1,9 +1,10 @@
 /**
  * The App Mesh routers against the App Mesh CRDs, through the operator's service account: both
- * API versions create the VirtualNodes, virtual routers and VirtualServices Flagger creates (owned
- * by the Canary) from spec.service; a weight step is one request; A/B testing puts header routes
- * in front; promotion's reconcile writes nothing; finalize deletes what was created and gives
- * back what was taken over.
+ * API versions create the VirtualNodes, virtual routers and VirtualServices Flagger creates (and
+ * only those, owned by the Canary) from spec.service; a weight step is one request; in both, A/B
+ * testing puts header routes in front and blue/green switches and back; promotion's reconcile and
+ * a second reconcile write nothing; finalize deletes what was created and gives back what was
+ * taken over.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -20,6 +21,7 @@ import {
   operatorActivities,
   testNamespace,
 } from "./kube-support.ts";
+import { createdDuring, reconcileAgain } from "./routing-support.ts";
 
 const namespace = testNamespace("routing-appmesh");
 
@@ -84,7 +86,10 @@ const APPMESH_TYPES = [
   RESOURCES.appMeshVirtualRouters,
 ];
 
-/** Versions of every App Mesh object in the namespace: unchanged versions mean nothing was written. */
+/**
+ * Versions of every App Mesh object in the namespace, by `plural/name`: unchanged versions mean
+ * nothing was written.
+ */
 async function versions(): Promise<Record<string, string | undefined>> {
   const entries = await Promise.all(
     APPMESH_TYPES.map(async (type) =>
@@ -95,6 +100,14 @@ async function versions(): Promise<Record<string, string | undefined>> {
     ),
   );
   return Object.fromEntries(entries.flat());
+}
+
+/** `plural/name` of every App Mesh object the Canary owns. */
+async function ownedObjects(canary: string): Promise<string[]> {
+  const names = await Promise.all(
+    APPMESH_TYPES.map(async (type) => (await owned(type, canary)).map((name) => `${type.plural}/${name}`)),
+  );
+  return names.flat().sort();
 }
 
 function meshRequests(requests: Record<string, number>): Record<string, number> {
@@ -263,7 +276,7 @@ describe("appmesh router (v1beta1)", () => {
 });
 
 describe("appmesh:v1beta2 router", () => {
-  it("A/B testing: one header route per condition in front of the primary's route; rollback leaves all on the primary", async () => {
+  it("creates VirtualNodes selecting the pods, VirtualRouters and VirtualServices from spec.service", async () => {
     await workload("shop");
     const arn = "arn:aws:appmesh:eu-west-1:123456789012:mesh/global/virtualService/payments.test";
     const target = await createCanary(
@@ -272,21 +285,9 @@ describe("appmesh:v1beta2 router", () => {
       canarySpec("shop", {
         provider: "appmesh:v1beta2",
         service: { port: 80, targetPort: 8080, timeout: "15s", backends: [arn, "backend"] },
-        analysis: {
-          interval: "1s",
-          iterations: 2,
-          match: [
-            { headers: { "x-canary": { exact: "insider" } } },
-            {
-              headers: [
-                { name: "cookie", value: "^(.*?;)?(canary=always)(;.*)?$", type: "RegularExpression" },
-              ],
-            },
-          ],
-        },
       }),
     );
-    const { kube, activities } = operatorActivities();
+    const { activities } = operatorActivities();
     await activities.initialize(target);
 
     assert.deepEqual(await owned(RESOURCES.appMeshVirtualNodes, "shop"), ["shop-canary", "shop-primary"]);
@@ -313,60 +314,12 @@ describe("appmesh:v1beta2 router", () => {
     assert.deepEqual((await get(RESOURCES.appMeshVirtualServices, "shop-canary")).spec, {
       provider: { virtualRouter: { virtualRouterRef: { name: "shop-canary" } } },
     });
-
-    const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(100)));
-    assert.deepEqual(step.requests, { "patch virtualrouters": 1 });
-    assert.deepEqual(await activities.getRoutes(target), routeTo(100));
     const router = await get(RESOURCES.appMeshVirtualRouters, "shop");
     assert.deepEqual(router.spec.listeners, [{ portMapping: { port: 8080, protocol: "http" } }]);
-    const routes = router.spec.routes ?? [];
-    assert.deepEqual(
-      routes.map((r) => [r.name, r.priority, r.httpRoute?.match]),
-      [
-        ["shop-a", 10, { prefix: "/", headers: [{ name: "x-canary", match: { exact: "insider" } }] }],
-        [
-          "shop-a-1",
-          11,
-          { prefix: "/", headers: [{ name: "cookie", match: { regex: "^(.*?;)?(canary=always)(;.*)?$" } }] },
-        ],
-        ["shop-b", 20, { prefix: "/" }],
-      ],
-    );
-    assert.deepEqual(routes[0]?.httpRoute?.timeout, timeout);
-    assert.deepEqual(weights(router), [
-      [
-        "shop-a",
-        [
-          ["shop-canary", 100],
-          ["shop-primary", 0],
-        ],
-      ],
-      [
-        "shop-a-1",
-        [
-          ["shop-canary", 100],
-          ["shop-primary", 0],
-        ],
-      ],
-      [
-        "shop-b",
-        [
-          ["shop-canary", 0],
-          ["shop-primary", 100],
-        ],
-      ],
-    ]);
-
-    await activities.setRoutes(target, PRIMARY_ONLY);
-    assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY, "rolled back: all on the primary");
-    assert.ok(
-      weights(await get(RESOURCES.appMeshVirtualRouters, "shop")).every(([, targets]) =>
-        targets.every(([node, weight]) => weight === (node === "shop-primary" ? 100 : 0)),
-      ),
-    );
+    assert.deepEqual(router.spec.routes?.[0]?.httpRoute?.timeout, timeout);
   });
 
-  it("blue/green switches all traffic and back; gives back a VirtualService the user had", async () => {
+  it("gives back a VirtualService the user had; what the App Mesh controller sets survives a reconcile and a step", async () => {
     await workload("api");
     // awsName and meshRef as the App Mesh controller sets them: they stay through a takeover.
     const mesh = { awsName: "api_prod", meshRef: { name: "global", uid: "a1b2" } };
@@ -399,21 +352,6 @@ describe("appmesh:v1beta2 router", () => {
       "a named target port listens on the service port, with the protocol the port name gives",
     );
 
-    for (const weight of [100, 0]) {
-      const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(weight)));
-      assert.deepEqual(step.requests, { "patch virtualrouters": 1 });
-      assert.deepEqual(await activities.getRoutes(target), routeTo(weight));
-      assert.deepEqual(weights(await get(RESOURCES.appMeshVirtualRouters, "api")), [
-        [
-          "api",
-          [
-            ["api-canary", weight],
-            ["api-primary", 100 - weight],
-          ],
-        ],
-      ]);
-    }
-
     for (const [type, name] of [
       [RESOURCES.appMeshVirtualNodes, "api-primary"],
       [RESOURCES.appMeshVirtualRouters, "api"],
@@ -430,7 +368,7 @@ describe("appmesh:v1beta2 router", () => {
       "get virtualservices": 2,
     });
     assert.deepEqual(await versions(), before, "a second reconcile writes nothing");
-    await activities.setRoutes(target, routeTo(0));
+    await activities.setRoutes(target, routeTo(100));
     assert.equal(
       (await get(RESOURCES.appMeshVirtualRouters, "api")).spec.awsName,
       "api_prod",
@@ -445,4 +383,167 @@ describe("appmesh:v1beta2 router", () => {
     assert.deepEqual(await owned(RESOURCES.appMeshVirtualRouters, "api"), []);
     assert.equal(await admin.find(RESOURCES.appMeshVirtualServices, namespace, "api-canary"), undefined);
   });
+});
+
+interface MeshVersion {
+  readonly provider: "appmesh" | "appmesh:v1beta2";
+  /** The object holding the apex host's routes (and so the weights) of the Canary `name`. */
+  readonly router: (name: string) => readonly [ResourceType, string];
+  /** The objects initialize creates for the Canary `name`, as `plural/name`. */
+  readonly objects: (name: string) => string[];
+  /** What a reconcile with nothing changed reads. */
+  readonly reads: Readonly<Record<string, number>>;
+}
+
+const VERSIONS: readonly MeshVersion[] = [
+  {
+    // v1beta1: routes inside the VirtualService named after the host; a node for the apex too.
+    provider: "appmesh",
+    router: (name) => [RESOURCES.appMeshVirtualServicesV1beta1, `${name}.${namespace}`],
+    objects: (name) => [
+      `virtualnodes/${name}`,
+      `virtualnodes/${name}-canary`,
+      `virtualnodes/${name}-primary`,
+      `virtualservices/${name}-canary.${namespace}`,
+      `virtualservices/${name}.${namespace}`,
+    ],
+    reads: { "get canaries": 1, "get virtualnodes": 3, "get virtualservices": 2 },
+  },
+  {
+    provider: "appmesh:v1beta2",
+    router: (name) => [RESOURCES.appMeshVirtualRouters, name],
+    objects: (name) => [
+      `virtualnodes/${name}-canary`,
+      `virtualnodes/${name}-primary`,
+      `virtualrouters/${name}`,
+      `virtualrouters/${name}-canary`,
+      `virtualservices/${name}`,
+      `virtualservices/${name}-canary`,
+    ],
+    // The target is read for the label its VirtualNodes select.
+    reads: {
+      "get canaries": 1,
+      "get deployments": 1,
+      "get virtualnodes": 2,
+      "get virtualrouters": 2,
+      "get virtualservices": 2,
+    },
+  },
+];
+
+describe("A/B testing and blue/green, in both App Mesh versions", () => {
+  for (const version of VERSIONS) {
+    const slug = version.provider === "appmesh" ? "v1beta1" : "v1beta2";
+    const routerOf = async (name: string) => get(...version.router(name));
+
+    it(`${version.provider}: A/B testing: one header route per condition in front of the primary's route; rollback leaves all on the primary`, async () => {
+      const name = `${slug}-ab`;
+      await workload(name);
+      const target = await createCanary(
+        namespace,
+        name,
+        canarySpec(name, {
+          provider: version.provider,
+          service: { port: 80, targetPort: 8080, meshName: "global" },
+          analysis: {
+            interval: "1s",
+            iterations: 2,
+            match: [
+              { headers: { "x-canary": { exact: "insider" } } },
+              {
+                headers: [
+                  { name: "cookie", value: "^(.*?;)?(canary=always)(;.*)?$", type: "RegularExpression" },
+                ],
+              },
+            ],
+          },
+        }),
+      );
+      const { kube, activities } = operatorActivities();
+      await activities.initialize(target);
+
+      const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(100)));
+      assert.deepEqual(step.requests, { [`patch ${version.router(name)[0].plural}`]: 1 });
+      assert.deepEqual(await activities.getRoutes(target), routeTo(100));
+      const routes = (await routerOf(name)).spec.routes ?? [];
+      assert.deepEqual(
+        routes.map((r) => [r.name, r.priority, (r.http ?? r.httpRoute)?.match]),
+        [
+          [`${name}-a`, 10, { prefix: "/", headers: [{ name: "x-canary", match: { exact: "insider" } }] }],
+          [
+            `${name}-a-1`,
+            11,
+            {
+              prefix: "/",
+              headers: [{ name: "cookie", match: { regex: "^(.*?;)?(canary=always)(;.*)?$" } }],
+            },
+          ],
+          [`${name}-b`, 20, { prefix: "/" }],
+        ],
+      );
+      const split = (canary: number): [string, number][] => [
+        [`${name}-canary`, canary],
+        [`${name}-primary`, 100 - canary],
+      ];
+      assert.deepEqual(weights(await routerOf(name)), [
+        [`${name}-a`, split(100)],
+        [`${name}-a-1`, split(100)],
+        [`${name}-b`, split(0)],
+      ]);
+
+      await activities.setRoutes(target, PRIMARY_ONLY);
+      assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY, "rolled back: all on the primary");
+      assert.deepEqual(weights(await routerOf(name)), [
+        [`${name}-a`, split(0)],
+        [`${name}-a-1`, split(0)],
+        [`${name}-b`, split(0)],
+      ]);
+    });
+
+    it(`${version.provider}: blue/green switches all traffic and back; only owned objects are created; a second reconcile only reads; finalize deletes them`, async () => {
+      const name = `${slug}-bg`;
+      await workload(name);
+      const target = await createCanary(
+        namespace,
+        name,
+        canarySpec(name, {
+          provider: version.provider,
+          revertOnDeletion: true,
+          service: { port: 80, targetPort: 8080, meshName: "global" },
+          analysis: { interval: "1s", iterations: 3 },
+        }),
+      );
+      const { kube, activities } = operatorActivities();
+      const created = await createdDuring(namespace, APPMESH_TYPES, () => activities.initialize(target));
+      assert.deepEqual(created, version.objects(name));
+      assert.deepEqual(await ownedObjects(name), created, "all owned by the Canary");
+
+      for (const weight of [100, 0]) {
+        const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(weight)));
+        assert.deepEqual(step.requests, { [`patch ${version.router(name)[0].plural}`]: 1 });
+        assert.deepEqual(await activities.getRoutes(target), routeTo(weight));
+        assert.deepEqual(weights(await routerOf(name)), [
+          [
+            name,
+            [
+              [`${name}-canary`, weight],
+              [`${name}-primary`, 100 - weight],
+            ],
+          ],
+        ]);
+      }
+
+      const before = await versions();
+      assert.deepEqual(await reconcileAgain(kube, target), version.reads, "only reads");
+      assert.deepEqual(await versions(), before, "a second reconcile writes nothing");
+
+      await activities.finalize(target, true);
+      const left = Object.keys(await versions());
+      assert.deepEqual(
+        created.filter((object) => left.includes(object)),
+        [],
+        "what it made is gone",
+      );
+    });
+  }
 });

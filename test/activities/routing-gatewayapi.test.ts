@@ -1,14 +1,20 @@
 /**
- * The Gateway API router against the real HTTPRoute CRD: weights, mirroring and A/B matches round
- * trip through setRoutes/getRoutes; spec.service fields shape the route; fields other managers
- * set survive every step; a route the user had before is given back on finalize.
+ * The Gateway API routers against the real HTTPRoute CRD, as the operator's service account:
+ * weights, mirroring and A/B matches round trip through setRoutes/getRoutes; spec.service fields
+ * shape the route; fields other managers set survive every step; a route the user had before is
+ * given back on finalize. In both versions (v1 and v1beta1): initialize creates only the one owned
+ * HTTPRoute, a step is one request, promotion and a second reconcile only read, blue/green
+ * switches and back, and everything ends on the primary. Linkerd's Gateway API path attaches the
+ * HTTPRoute to the apex Service.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { Provider } from "../../src/api/canary.ts";
+import type { KubeObject } from "../../src/kube/client.ts";
 import { ORIGINAL_CONFIGURATION_ANNOTATION } from "../../src/kube/metadata.ts";
-import { RESOURCES } from "../../src/kube/resources.ts";
+import { RESOURCES, type ResourceType } from "../../src/kube/resources.ts";
 import type { Target } from "../../workflows/activity-port.ts";
-import { routeTo } from "../../workflows/decisions/routes.ts";
+import { PRIMARY_ONLY, routeTo } from "../../workflows/decisions/routes.ts";
 import {
   admin,
   canarySpec,
@@ -18,18 +24,15 @@ import {
   operatorActivities,
   testNamespace,
 } from "./kube-support.ts";
+import { createdDuring, ownedByCanary, owners, reconcileAgain, requestsOn } from "./routing-support.ts";
 
 const namespace = testNamespace("routing-gw");
 let webTarget: Target | undefined;
 
-interface HttpRoute {
-  metadata: {
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    resourceVersion?: string;
-  };
+interface HttpRoute extends KubeObject {
+  metadata: NonNullable<KubeObject["metadata"]>;
   spec: {
-    parentRefs?: { name: string; namespace?: string }[];
+    parentRefs?: { name: string; namespace?: string; group?: string; kind?: string; port?: number }[];
     hostnames?: string[];
     rules: {
       matches?: Record<string, unknown>[];
@@ -40,8 +43,23 @@ interface HttpRoute {
   };
 }
 
-async function route(name: string): Promise<HttpRoute> {
-  return admin.get<HttpRoute>(RESOURCES.httpRoutes, namespace, name);
+async function route(name: string, type: ResourceType = RESOURCES.httpRoutes): Promise<HttpRoute> {
+  return admin.get<HttpRoute>(type, namespace, name);
+}
+
+/** [backend, port, weight] of each backendRef of each rule. */
+function split(http: HttpRoute): [string, number, number][][] {
+  return http.spec.rules.map((rule) => rule.backendRefs.map((b) => [b.name, b.port, b.weight]));
+}
+
+/** The one rule of a route without A/B matches, `primary`% to the primary. */
+function onlyRule(name: string, primary: number, port = 80): [string, number, number][][] {
+  return [
+    [
+      [`${name}-primary`, port, primary],
+      [`${name}-canary`, port, 100 - primary],
+    ],
+  ];
 }
 
 async function workload(name: string): Promise<void> {
@@ -270,52 +288,131 @@ describe("gatewayapi:v1 router", () => {
   });
 });
 
-describe("gatewayapi:v1beta1 router", () => {
-  it("writes the same HTTPRoute through the v1beta1 API: one request per step, nothing when unchanged, deleted on finalize", async () => {
-    await workload("beta");
-    const target = await createCanary(
-      namespace,
-      "beta",
-      canarySpec("beta", {
-        provider: "gatewayapi:v1beta1",
-        revertOnDeletion: true,
-        service: { port: 80, targetPort: 8080, gatewayRefs: [{ name: "public", namespace: "gateways" }] },
-        analysis: { interval: "1s", stepWeight: 20, maxWeight: 60 },
-      }),
-    );
-    const { kube, activities } = operatorActivities();
-    await activities.initialize(target);
-    assert.deepEqual(await activities.getRoutes(target), routeTo(0));
+interface Version {
+  readonly provider: Provider;
+  /** The API the router writes the HTTPRoute through. */
+  readonly type: ResourceType;
+}
 
-    const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(20)));
-    assert.deepEqual(step.requests, { "patch httproutes": 1 }, "one request per step");
-    const written = await admin.get<
-      HttpRoute & { metadata: { managedFields?: { manager?: string; apiVersion?: string }[] } }
-    >(RESOURCES.httpRoutesV1beta1, namespace, "beta");
-    assert.deepEqual(
-      written.spec.rules[0]?.backendRefs.map((b) => [b.name, b.weight]),
-      [
-        ["beta-primary", 80],
-        ["beta-canary", 20],
-      ],
-    );
-    assert.ok(
-      written.metadata.managedFields?.some(
-        (f) => f.manager !== "test-user" && f.apiVersion === "gateway.networking.k8s.io/v1beta1",
-      ),
-      "the operator applied it as v1beta1",
-    );
-    const again = await kube.counter.measure(() => activities.setRoutes(target, routeTo(20)));
-    assert.equal(again.requests["patch httproutes"], 1);
-    assert.equal(
-      (await route("beta")).metadata.resourceVersion,
-      written.metadata.resourceVersion,
-      "unchanged: no write",
-    );
+const VERSIONS: readonly Version[] = [
+  { provider: "gatewayapi:v1", type: RESOURCES.httpRoutes },
+  { provider: "gatewayapi:v1beta1", type: RESOURCES.httpRoutesV1beta1 },
+];
 
-    await activities.setRoutes(target, routeTo(0));
-    assert.deepEqual(await activities.getRoutes(target), routeTo(0), "rolled back: all on the primary");
-    await activities.finalize(target, true);
-    assert.equal(await admin.find(RESOURCES.httpRoutesV1beta1, namespace, "beta"), undefined);
-  });
+describe("gatewayapi:v1 and gatewayapi:v1beta1 routers", () => {
+  for (const { provider, type } of VERSIONS) {
+    it(`${provider}: one owned HTTPRoute; a step is one request; promotion and a second reconcile only read; all on the primary after; deleted on finalize`, async () => {
+      const name = `${type.version}-app`;
+      await workload(name);
+      const target = await createCanary(
+        namespace,
+        name,
+        canarySpec(name, {
+          provider,
+          revertOnDeletion: true,
+          service: { port: 80, targetPort: 8080, gatewayRefs: [{ name: "public", namespace: "gateways" }] },
+          analysis: { interval: "1s", stepWeight: 20, maxWeight: 60 },
+        }),
+      );
+      const { kube, activities } = operatorActivities();
+      const created = await createdDuring(namespace, [RESOURCES.httpRoutes], () =>
+        activities.initialize(target),
+      );
+      assert.deepEqual(created, [`httproutes/${name}`], "one HTTPRoute, named after the apex Service");
+      let http = await route(name, type);
+      assert.deepEqual(owners(http), await ownedByCanary(namespace, name));
+      assert.ok(
+        http.metadata.managedFields?.some(
+          (f) => f.manager !== "test-user" && f.apiVersion === `gateway.networking.k8s.io/${type.version}`,
+        ),
+        `the operator applied it as ${type.version}`,
+      );
+      assert.deepEqual(split(http), onlyRule(name, 100));
+      assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY);
+
+      const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(20)));
+      assert.deepEqual(step.requests, { "patch httproutes": 1 }, "one request per step");
+      http = await route(name, type);
+      assert.deepEqual(split(http), onlyRule(name, 80));
+
+      // Promotion reconciles the routing before the primary rolls out: the split stays, unwritten.
+      const promote = await kube.counter.measure(() => activities.promote(target));
+      assert.deepEqual(requestsOn(promote.requests, "httproutes"), { "get httproutes": 1 });
+      assert.deepEqual(await reconcileAgain(kube, target), { "get httproutes": 1 }, "only a read");
+      assert.equal((await route(name, type)).metadata.resourceVersion, http.metadata.resourceVersion);
+      assert.deepEqual(await activities.getRoutes(target), routeTo(20));
+
+      await activities.setRoutes(target, PRIMARY_ONLY);
+      assert.deepEqual(split(await route(name, type)), onlyRule(name, 100), "promoted: all on the primary");
+      assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY);
+
+      await activities.finalize(target, true);
+      assert.equal(await admin.find(type, namespace, name), undefined, "the route it made is gone");
+    });
+
+    it(`${provider}: blue/green switches the whole route to the canary and back on rollback`, async () => {
+      const name = `${type.version}-bg`;
+      await workload(name);
+      const target = await createCanary(
+        namespace,
+        name,
+        canarySpec(name, { provider, analysis: { interval: "1s", iterations: 2 } }),
+      );
+      const { kube, activities } = operatorActivities();
+      await activities.initialize(target);
+      const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(100)));
+      assert.deepEqual(step.requests, { "patch httproutes": 1 });
+      const http = await route(name, type);
+      assert.deepEqual(
+        http.spec.rules[0]?.matches,
+        [{ path: { type: "PathPrefix", value: "/" } }],
+        "every request: no A/B rule",
+      );
+      assert.deepEqual(split(http), onlyRule(name, 0));
+      assert.deepEqual(await activities.getRoutes(target), routeTo(100));
+
+      await activities.setRoutes(target, PRIMARY_ONLY);
+      assert.deepEqual(split(await route(name, type)), onlyRule(name, 100));
+      assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY);
+    });
+  }
+});
+
+describe("Linkerd's Gateway API path: gatewayapi:v1beta1 with the HTTPRoute attached to the apex Service", () => {
+  // Linkerd's guide spells the core group "core"; the Gateway API spells it "".
+  for (const [group, name] of [
+    ["core", "mesh-core"],
+    ["", "mesh-empty"],
+  ] as const) {
+    it(`parentRef kind Service, group ${JSON.stringify(group)}: kept as written; weights split by backendRef`, async () => {
+      await workload(name);
+      const parent = { group, kind: "Service", name, namespace, port: 9898 };
+      const target = await createCanary(
+        namespace,
+        name,
+        canarySpec(name, {
+          provider: "gatewayapi:v1beta1",
+          service: { port: 9898, targetPort: 8080, gatewayRefs: [parent] },
+          analysis: { interval: "1s", stepWeight: 30, maxWeight: 60 },
+        }),
+      );
+      const { kube, activities } = operatorActivities();
+      const created = await createdDuring(
+        namespace,
+        [RESOURCES.httpRoutes, RESOURCES.trafficSplitsV1alpha1],
+        () => activities.initialize(target),
+      );
+      assert.deepEqual(created, [`httproutes/${name}`], "an HTTPRoute, no TrafficSplit");
+      let http = await route(name, RESOURCES.httpRoutesV1beta1);
+      assert.deepEqual(http.spec.parentRefs, [parent]);
+      assert.deepEqual(split(http), onlyRule(name, 100, 9898));
+
+      await activities.setRoutes(target, routeTo(30));
+      http = await route(name, RESOURCES.httpRoutesV1beta1);
+      assert.deepEqual(split(http), onlyRule(name, 70, 9898));
+      assert.deepEqual(http.spec.parentRefs, [parent], "a step keeps the parent");
+      assert.deepEqual(await activities.getRoutes(target), routeTo(30));
+      assert.deepEqual(await reconcileAgain(kube, target), { "get httproutes": 1 }, "nothing to write");
+    });
+  }
 });

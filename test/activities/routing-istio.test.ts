@@ -1,14 +1,18 @@
 /**
- * The Istio router against the real VirtualService and DestinationRule CRDs: weights, mirroring
- * (with mirrorPercentage) and A/B matches round trip; spec.service fields (hosts, gateways,
- * retries, timeout, headers, corsPolicy, rewrite, trafficPolicy) shape the objects; finalize
- * gives back a VirtualService the user had and removes the DestinationRules it made.
+ * The Istio router against the real VirtualService and DestinationRule CRDs, as the operator's
+ * service account: initialize creates only the VirtualService and the two DestinationRules, owned
+ * by the Canary; weights, mirroring (with mirrorPercentage) and A/B matches round trip; spec.service
+ * fields (hosts, gateways, retries, timeout, headers, corsPolicy, rewrite, trafficPolicy) shape
+ * the objects; promotion and a second reconcile only read; blue/green switches and back; promotion
+ * and rollback leave all on the primary; finalize deletes what it made and gives back a
+ * VirtualService the user had.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { KubeObject } from "../../src/kube/client.ts";
 import { ORIGINAL_CONFIGURATION_ANNOTATION } from "../../src/kube/metadata.ts";
-import { RESOURCES } from "../../src/kube/resources.ts";
-import { routeTo } from "../../workflows/decisions/routes.ts";
+import { RESOURCES, type ResourceType } from "../../src/kube/resources.ts";
+import { PRIMARY_ONLY, routeTo } from "../../workflows/decisions/routes.ts";
 import {
   admin,
   canarySpec,
@@ -18,11 +22,12 @@ import {
   operatorActivities,
   testNamespace,
 } from "./kube-support.ts";
+import { createdDuring, ownedByCanary, owners, reconcileAgain, requestsOn } from "./routing-support.ts";
 
 const namespace = testNamespace("routing-istio");
 
-interface VirtualService {
-  metadata: { annotations?: Record<string, string> };
+interface VirtualService extends KubeObject {
+  metadata: NonNullable<KubeObject["metadata"]>;
   spec: {
     hosts?: string[];
     gateways?: string[];
@@ -44,12 +49,36 @@ async function virtualService(name: string): Promise<VirtualService> {
   return admin.get<VirtualService>(RESOURCES.virtualServices, namespace, name);
 }
 
+/** [host, weight] of each destination of each HTTP route. */
+async function weights(name: string): Promise<[string, number | undefined][][]> {
+  return (await virtualService(name)).spec.http.map((h) =>
+    h.route.map((r) => [r.destination.host, r.weight]),
+  );
+}
+
+/** The objects Flagger routes the Canary `name` with: its VirtualService and DestinationRules. */
+function routingObjects(name: string): [ResourceType, string][] {
+  return [
+    [RESOURCES.destinationRules, `${name}-canary`],
+    [RESOURCES.destinationRules, `${name}-primary`],
+    [RESOURCES.virtualServices, name],
+  ];
+}
+
+async function resourceVersions(name: string): Promise<(string | undefined)[]> {
+  return Promise.all(
+    routingObjects(name).map(
+      async ([type, object]) => (await admin.get(type, namespace, object)).metadata?.resourceVersion,
+    ),
+  );
+}
+
 async function workload(name: string): Promise<void> {
   await createAvailable(deployment(namespace, name, 1));
 }
 
 describe("istio router", () => {
-  it("builds VirtualService and DestinationRules from spec.service and round-trips weights and mirroring", async () => {
+  it("creates the owned VirtualService and DestinationRules from spec.service; round-trips weights and mirroring; promotion and a second reconcile only read; finalize deletes them", async () => {
     await workload("web");
     const service = {
       port: 9898,
@@ -73,7 +102,19 @@ describe("istio router", () => {
       }),
     );
     const { kube, activities } = operatorActivities();
-    await activities.initialize(target);
+    const created = await createdDuring(
+      namespace,
+      [RESOURCES.virtualServices, RESOURCES.destinationRules],
+      () => activities.initialize(target),
+    );
+    assert.deepEqual(
+      created,
+      routingObjects("web").map(([type, name]) => `${type.plural}/${name}`),
+    );
+    const owner = await ownedByCanary(namespace, "web");
+    for (const [type, name] of routingObjects("web")) {
+      assert.deepEqual(owners(await admin.get(type, namespace, name)), owner, `${type.plural}/${name}`);
+    }
 
     let vs = await virtualService("web");
     assert.deepEqual(vs.spec.hosts, ["web", "web.example.test"]);
@@ -115,6 +156,28 @@ describe("istio router", () => {
       undefined,
       "mirroring ends with the mirror step",
     );
+
+    // Promotion reconciles the routing before the primary rolls out: the split stays, unwritten.
+    const versions = await resourceVersions("web");
+    const promote = await kube.counter.measure(() => activities.promote(target));
+    const reads = { "get destinationrules": 2, "get virtualservices": 1 };
+    assert.deepEqual(requestsOn(promote.requests, "virtualservices", "destinationrules"), reads);
+    assert.deepEqual(await reconcileAgain(kube, target), reads, "a second reconcile only reads");
+    assert.deepEqual(await resourceVersions("web"), versions, "nothing written");
+    assert.deepEqual(await activities.getRoutes(target), routeTo(30));
+
+    await activities.setRoutes(target, PRIMARY_ONLY);
+    assert.deepEqual(await weights("web"), [
+      [
+        ["web-primary", 100],
+        ["web-canary", 0],
+      ],
+    ]);
+
+    await activities.finalize(target, true);
+    for (const [type, name] of routingObjects("web")) {
+      assert.equal(await admin.find(type, namespace, name), undefined, `${type.plural}/${name} is gone`);
+    }
   });
 
   it("A/B testing puts a route for matching requests in front", async () => {
@@ -157,6 +220,48 @@ describe("istio router", () => {
       vs.spec.http[1]?.route.map((r) => r.weight),
       [100, 0],
     );
+
+    await activities.setRoutes(target, PRIMARY_ONLY);
+    assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY);
+    const primaryOnly = [
+      ["shop-primary", 100],
+      ["shop-canary", 0],
+    ];
+    assert.deepEqual(
+      await weights("shop"),
+      [primaryOnly, primaryOnly],
+      "rolled back: no route to the canary",
+    );
+  });
+
+  it("blue/green switches the whole route to the canary and back on rollback", async () => {
+    await workload("blue");
+    const target = await createCanary(
+      namespace,
+      "blue",
+      canarySpec("blue", { provider: "istio", analysis: { interval: "1s", iterations: 2 } }),
+    );
+    const { kube, activities } = operatorActivities();
+    await activities.initialize(target);
+    const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(100)));
+    assert.deepEqual(step.requests, { "patch virtualservices": 1 });
+    assert.equal((await virtualService("blue")).spec.http[0]?.match, undefined, "no A/B route");
+    assert.deepEqual(await weights("blue"), [
+      [
+        ["blue-primary", 0],
+        ["blue-canary", 100],
+      ],
+    ]);
+    assert.deepEqual(await activities.getRoutes(target), routeTo(100));
+
+    await activities.setRoutes(target, PRIMARY_ONLY);
+    assert.deepEqual(await weights("blue"), [
+      [
+        ["blue-primary", 100],
+        ["blue-canary", 0],
+      ],
+    ]);
+    assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY);
   });
 
   it("session affinity: a cookie route in front, Set-Cookie on the canary destination", async () => {

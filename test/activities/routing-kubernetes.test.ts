@@ -1,6 +1,9 @@
 /**
- * The kubernetes router: blue/green by switching the apex Service between the primary's and the
- * canary's pods; anything a Service selector cannot do is a non-retryable InvalidSpec.
+ * The kubernetes router, as the operator's service account: blue/green by switching the apex
+ * Service between the primary's and the canary's pods, one read of the target and one write of
+ * the Service per switch; the router has nothing of its own to reconcile, and promotion, which
+ * reconciles the Services, keeps the switch without writing; anything a Service selector cannot
+ * do is a non-retryable InvalidSpec.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -18,6 +21,7 @@ import {
   operatorActivities,
   testNamespace,
 } from "./kube-support.ts";
+import { reconcileAgain, requestsOn } from "./routing-support.ts";
 
 const namespace = testNamespace("routing-k8s");
 
@@ -26,19 +30,21 @@ async function apexSelector(): Promise<Record<string, string> | undefined> {
 }
 
 describe("kubernetes router", () => {
-  it("switches the apex Service between primary and canary", async () => {
+  it("switches the apex Service between primary and canary in two requests; a second reconcile and promotion write nothing", async () => {
     await createAvailable(deployment(namespace, "web", 1));
     const target = await createCanary(
       namespace,
       "web",
       canarySpec("web", { provider: "kubernetes", analysis: { interval: "1s", iterations: 2 } }),
     );
-    const { activities } = operatorActivities();
+    const { kube, activities } = operatorActivities();
     await activities.initialize(target);
     assert.deepEqual(await apexSelector(), { app: "web-primary" });
     assert.deepEqual(await activities.getRoutes(target), routeTo(0));
+    assert.deepEqual(await reconcileAgain(kube, target), {}, "the router has nothing to reconcile");
 
-    await activities.setRoutes(target, routeTo(100));
+    const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(100)));
+    assert.deepEqual(step.requests, { "get deployments": 1, "patch services": 1 }, "two requests a switch");
     assert.deepEqual(await apexSelector(), { app: "web" });
     assert.deepEqual(await activities.getRoutes(target), routeTo(100));
     // The switch is undone by initializing again: the target it points at is scaled to zero.
@@ -51,8 +57,15 @@ describe("kubernetes router", () => {
     assert.deepEqual(await activities.getRoutes(target), routeTo(0));
 
     await activities.setRoutes(target, routeTo(100));
-    await activities.promote(target);
+    const apex = await admin.get<V1Service>(RESOURCES.services, namespace, "web");
+    const promote = await kube.counter.measure(() => activities.promote(target));
+    assert.deepEqual(requestsOn(promote.requests, "services"), { "get services": 3 }, "only reads");
     assert.deepEqual(await apexSelector(), { app: "web" }, "promotion keeps the switch");
+    assert.equal(
+      (await admin.get<V1Service>(RESOURCES.services, namespace, "web")).metadata?.resourceVersion,
+      apex.metadata?.resourceVersion,
+      "the apex Service is not written",
+    );
     await activities.setRoutes(target, routeTo(0));
     assert.deepEqual(await apexSelector(), { app: "web-primary" });
     assert.deepEqual(await activities.getRoutes(target), routeTo(0));
