@@ -14,6 +14,7 @@ import {
   type GetMetricDataCommandOutput,
   type MetricDataQuery,
 } from "@aws-sdk/client-cloudwatch";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { formatDuration } from "../../src/api/duration.ts";
 import { errorMessage } from "../../src/log.ts";
 import { checkLiteral, denyLocalLookup } from "../../src/net/destination.ts";
@@ -31,6 +32,23 @@ const ONE_VALUE_HINT = 'set "ReturnData": false on every query but the one whose
 const MAX_CLIENTS = 16;
 const clients = new Map<string, CloudWatchClient>();
 
+/**
+ * The SDK's default credential chain, called without this client's configuration: given it, the
+ * chain fetches credentials (STS, instance metadata) through the client's connections, so a
+ * template's insecureSkipVerify would also stop verifying STS, which receives the pod's
+ * service-account token, and deny-local would refuse the instance role.
+ */
+function ownConnectionsChain(): () => ReturnType<ReturnType<typeof defaultProvider>> {
+  const chain = defaultProvider();
+  return () =>
+    chain().catch((error: unknown) => {
+      throw new CredentialsUnavailable(errorMessage(error), { cause: error });
+    });
+}
+
+/** The credential chain failed (no source, or STS or the metadata service refused): not CloudWatch's fault. */
+class CredentialsUnavailable extends Error {}
+
 function clientFor(region: string, settings: ProviderSettings): CloudWatchClient {
   const { address, insecureSkipVerify, denyLocal } = settings;
   const key = JSON.stringify([region, address, insecureSkipVerify, denyLocal]);
@@ -40,6 +58,7 @@ function clientFor(region: string, settings: ProviderSettings): CloudWatchClient
     client = new CloudWatchClient({
       region,
       maxAttempts: MAX_ATTEMPTS,
+      credentials: ownConnectionsChain(),
       ...(address === undefined ? {} : { endpoint: address }),
       requestHandler: {
         httpAgent: new HttpAgent({ keepAlive: true, ...lookup }),
@@ -175,7 +194,7 @@ export function cloudWatchProvider(settings: ProviderSettings): MetricProvider {
 
 /** An SDK failure in words: the query's fault (400), a refused identity, or no connection. */
 function describe(error: unknown, description: string, endpoint: string): MetricQueryError {
-  if (error instanceof Error && error.name === "CredentialsProviderError") {
+  if (error instanceof CredentialsUnavailable) {
     return new MetricQueryError(
       "config",
       `no AWS credentials for ${description}: give the operator an AWS identity (an IAM role for its service account, an instance or container role, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment) with cloudwatch:GetMetricData (${error.message})`,
