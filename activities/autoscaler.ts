@@ -15,7 +15,7 @@ import { required } from "./errors.ts";
 import { buildPrimaryScaledObject, type ScaledObject, setTargetScaledObjectPaused } from "./keda.ts";
 import { adopt, checkWritable } from "./ownership.ts";
 import { workloadType } from "./workload.ts";
-import { includedLabels, primaryName, withoutTooling } from "./workload-primary.ts";
+import { includedLabels, primaryName } from "./workload-primary.ts";
 
 /** The primary HPA's apply configuration. */
 export function buildPrimaryAutoscaler(
@@ -30,7 +30,9 @@ export function buildPrimaryAutoscaler(
       name: primaryName(hpa.metadata?.name ?? ""),
       namespace: hpa.metadata?.namespace,
       labels: includedLabels(hpa.metadata?.labels, includeLabelPrefixes),
-      annotations: withoutTooling(hpa.metadata?.annotations),
+      // Filtered like the labels, as Flagger does: the copy Flagger made (a Helm chart's release
+      // annotations left out) already holds them, and a takeover writes nothing.
+      annotations: includedLabels(hpa.metadata?.annotations, includeLabelPrefixes),
     },
     spec: {
       ...hpa.spec,

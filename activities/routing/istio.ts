@@ -45,16 +45,29 @@ export function isTcp(spec: ResolvedCanarySpec): boolean {
   return spec.service.appProtocol?.toLowerCase() === "tcp";
 }
 
+/**
+ * A destination names the Service's port where Flagger's do: with port discovery behind a gateway
+ * or a delegating VirtualService, where the Services have several ports and the request came on
+ * the gateway's. Elsewhere Istio takes the Service's only port (in the mesh, the port the request
+ * was sent to), and a VirtualService Flagger wrote reads as this one: a takeover leaves it alone.
+ */
+function destination(spec: ResolvedCanarySpec, host: string): Destination["destination"] {
+  const { portDiscovery, gateways = [], delegation } = spec.service;
+  const fromGateway = gateways.length > 0 && gateways[0] !== "mesh";
+  return portDiscovery && (fromGateway || delegation)
+    ? { host, port: { number: spec.service.port } }
+    : { host };
+}
+
 /** The one TCP route: the split by weight, for the ports `service.match` names (all when none). */
 function tcpRoute(spec: ResolvedCanarySpec, routes: Routes): HttpRoute {
   const names = serviceNames(spec);
-  const port = { number: spec.service.port };
   const ports = (spec.service.match ?? []).flatMap((m) => (m.port === undefined ? [] : [{ port: m.port }]));
   return compact({
     match: ports.length > 0 ? (ports as IstioMatch[]) : undefined,
     route: [
-      { destination: { host: names.primary, port }, weight: routes.primaryWeight },
-      { destination: { host: names.canary, port }, weight: routes.canaryWeight },
+      { destination: destination(spec, names.primary), weight: routes.primaryWeight },
+      { destination: destination(spec, names.canary), weight: routes.canaryWeight },
     ],
   });
 }
@@ -73,8 +86,14 @@ export function buildVirtualService(
 ): KubeObject {
   const names = serviceNames(spec);
   const service = spec.service;
-  // A delegate VirtualService is included by another one, which owns hosts and gateways.
-  const hosts = service.delegation ? undefined : [...new Set([names.apex, ...(service.hosts ?? [])])];
+  // A delegate VirtualService is included by another one, which owns hosts and gateways. As in
+  // Flagger, the apex host follows the user's, unless they name it or a wildcard.
+  const userHosts = service.hosts ?? [];
+  const hosts = service.delegation
+    ? undefined
+    : userHosts.some((h) => h === names.apex || h === "*")
+      ? userHosts
+      : [...userHosts, names.apex];
   const gateways = service.delegation ? undefined : service.gateways;
   if (isTcp(spec)) {
     return {
@@ -85,7 +104,6 @@ export function buildVirtualService(
     };
   }
   const sticky = stickySessions(spec, revision, routes);
-  const port = { number: service.port };
   const serviceMatches = (service.match ?? []).map(toIstioMatch);
   const rewrite =
     service.rewrite === undefined
@@ -101,17 +119,17 @@ export function buildVirtualService(
       corsPolicy: service.corsPolicy,
       route: [
         compact({
-          destination: { host: names.primary, port },
+          destination: destination(spec, names.primary),
           weight: split.primaryWeight,
           headers: setsCookie(cookies?.primary),
         }),
         compact({
-          destination: { host: names.canary, port },
+          destination: destination(spec, names.canary),
           weight: split.canaryWeight,
           headers: setsCookie(cookies?.canary),
         }),
       ],
-      mirror: split.mirror ? { host: names.canary, port } : undefined,
+      mirror: split.mirror ? destination(spec, names.canary) : undefined,
       mirrorPercentage:
         split.mirror && spec.analysis.mirrorWeight !== undefined
           ? { value: spec.analysis.mirrorWeight }

@@ -5,12 +5,17 @@
  * service account. Adopted Canaries cost no write to the primary, the route, the Services or the
  * target; one Flagger left mid-rollout gets its traffic back on the primary and its canary scaled
  * down, and the revision is reported rolled back instead of rolled out again.
+ *
+ * Then phase by phase, in Flagger's most common setup (Istio, a target with an HPA) and for
+ * blue/green: each row of docs/migrating-from-flagger.md's table, with the exact writes counted
+ * and every other object's resourceVersion unchanged.
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { RESOURCES } from "../../src/kube/resources.ts";
-import { FLAGGER_PROMOTED, flaggerLeaves, versions as versionsIn } from "./flagger-scene.ts";
+import type { Target } from "../../workflows/activity-port.ts";
+import { FLAGGER_PROMOTED, flaggerLeaves, type Scene, versions as versionsIn } from "./flagger-scene.ts";
 import { admin, operatorActivities, testNamespace } from "./kube-support.ts";
 
 const namespace = testNamespace("flagger-takeover");
@@ -134,4 +139,289 @@ describe("taking over from Flagger", () => {
     assert.equal(requests["patch deployments"], 1, "only the target's scale-down");
     assert.equal(requests["patch httproutes"], 1, "only the route back to the primary");
   });
+});
+
+interface Case {
+  readonly title: string;
+  readonly scene: Omit<Scene, "namespace">;
+  /** The revision initialize reports the primary runs: the target's (adopted as promoted) or Flagger's. */
+  readonly primary: "target" | "flagger";
+  /** The reason the target's revision is reported rolled back, if it is. */
+  readonly rolledBack?: RegExp;
+  /** Every write initialize makes, counted by request. */
+  readonly writes: Readonly<Record<string, number>>;
+  /** The objects those writes (and the controllers reacting to them) change: every other is left as it was. */
+  readonly changed: readonly string[];
+}
+
+const v1 = "example.test/app:1";
+const v2 = "example.test/app:2";
+const v3 = "example.test/app:3";
+/** Flagger's most common setup: Istio routing, and a target scaled by an HPA. */
+const istio = { provider: "istio", autoscaler: true } as const;
+const midRollout = /taken over from Flagger mid-rollout/;
+/** Traffic back to the primary, then the canary scaled down: the rollback's two writes. */
+const rollback = { "patch virtualservices": 1, "patch deployments": 1 };
+/**
+ * What Flagger makes only once the primary is ready, each an apply and the owner reference: the
+ * primary's HPA, the apex Service, the two DestinationRules and the VirtualService.
+ */
+const creates = {
+  "patch horizontalpodautoscalers": 2,
+  "patch services": 2,
+  "patch destinationrules": 4,
+  "patch virtualservices": 2,
+};
+/** Scaling the target down also wakes the HPA controller, which records it on the target's HPA. */
+const scaledDown = ["target", "autoscaler"];
+
+const cases: readonly Case[] = [
+  {
+    title: "Initialized, target unchanged: adopted without a write",
+    scene: {
+      ...istio,
+      name: "initialized",
+      phase: "Initialized",
+      primaryImage: v1,
+      targetImage: v1,
+      canaryWeight: 0,
+    },
+    primary: "target",
+    writes: {},
+    changed: [],
+  },
+  {
+    title: "Succeeded, target unchanged: adopted without a write",
+    scene: {
+      ...istio,
+      name: "succeeded",
+      phase: "Succeeded",
+      primaryImage: v1,
+      targetImage: v1,
+      canaryWeight: 0,
+    },
+    primary: "target",
+    writes: {},
+    changed: [],
+  },
+  {
+    title: "Waiting at the confirm-rollout gate: a new revision, without a write",
+    scene: {
+      ...istio,
+      name: "waiting",
+      phase: "Waiting",
+      primaryImage: v1,
+      targetImage: v2,
+      canaryWeight: 0,
+    },
+    primary: "flagger",
+    writes: {},
+    changed: [],
+  },
+  {
+    title: "Progressing at 30 %: rolled back",
+    scene: {
+      ...istio,
+      name: "progressing",
+      phase: "Progressing",
+      primaryImage: v1,
+      targetImage: v2,
+      canaryWeight: 30,
+    },
+    primary: "flagger",
+    rolledBack: midRollout,
+    writes: rollback,
+    changed: ["virtualService", ...scaledDown],
+  },
+  {
+    title: "WaitingPromotion at the maximum weight (0 in Flagger's status): rolled back",
+    scene: {
+      ...istio,
+      name: "waiting-promotion",
+      phase: "WaitingPromotion",
+      primaryImage: v1,
+      targetImage: v2,
+      canaryWeight: 60,
+    },
+    primary: "flagger",
+    rolledBack: midRollout,
+    writes: rollback,
+    changed: ["virtualService", ...scaledDown],
+  },
+  {
+    title: "Promoting, the target copied to the primary: adopted as promoted, traffic back, canary down",
+    scene: {
+      ...istio,
+      name: "promoting",
+      phase: "Promoting",
+      primaryImage: v2,
+      targetImage: v2,
+      canaryWeight: 60,
+    },
+    primary: "target",
+    writes: rollback,
+    changed: ["virtualService", ...scaledDown],
+  },
+  {
+    title: "Promoting, the target changed after the copy: rolled back",
+    scene: {
+      ...istio,
+      name: "promoting-changed",
+      phase: "Promoting",
+      primaryImage: v2,
+      targetImage: v3,
+      canaryWeight: 60,
+    },
+    primary: "flagger",
+    rolledBack: midRollout,
+    writes: rollback,
+    changed: ["virtualService", ...scaledDown],
+  },
+  {
+    title: "Finalising, traffic already on the copied primary: adopted as promoted, canary down",
+    scene: {
+      ...istio,
+      name: "finalising",
+      phase: "Finalising",
+      primaryImage: v2,
+      targetImage: v2,
+      canaryWeight: 0,
+    },
+    primary: "target",
+    writes: { "patch deployments": 1 },
+    changed: scaledDown,
+  },
+  {
+    title: "Finalising, the target changed after the copy: rolled back",
+    scene: {
+      ...istio,
+      name: "finalising-changed",
+      phase: "Finalising",
+      primaryImage: v2,
+      targetImage: v3,
+      canaryWeight: 0,
+    },
+    primary: "flagger",
+    rolledBack: midRollout,
+    writes: { "patch deployments": 1 },
+    changed: scaledDown,
+  },
+  {
+    title: "blue/green on plain Kubernetes at iteration 2 of 5 (weight 0, canary up): rolled back",
+    scene: {
+      name: "blue-green",
+      provider: "kubernetes",
+      blueGreen: { iterations: 5, done: 2 },
+      phase: "Progressing",
+      primaryImage: v1,
+      targetImage: v2,
+      canaryWeight: 0,
+    },
+    primary: "flagger",
+    rolledBack: midRollout,
+    writes: { "patch deployments": 1 },
+    changed: ["target"],
+  },
+  {
+    title: "blue/green on Istio past its last iteration (all traffic on the canary): rolled back",
+    scene: {
+      ...istio,
+      name: "blue-green-switched",
+      blueGreen: { iterations: 3, done: 4 },
+      phase: "Progressing",
+      primaryImage: v1,
+      targetImage: v2,
+      canaryWeight: 100,
+    },
+    primary: "flagger",
+    rolledBack: midRollout,
+    writes: rollback,
+    changed: ["virtualService", ...scaledDown],
+  },
+  {
+    title: "Initializing with a ready primary: adopted, and what Flagger had not made yet is made",
+    scene: {
+      ...istio,
+      name: "initializing",
+      phase: "Initializing",
+      primaryImage: v1,
+      targetImage: v1,
+      canaryWeight: 0,
+    },
+    primary: "target",
+    writes: { ...creates, "patch deployments": 1 },
+    changed: ["apex", "virtualService", "primaryRule", "canaryRule", "primaryAutoscaler", ...scaledDown],
+  },
+  {
+    title: "Initializing with a primary that never became ready: applied again from the target",
+    scene: {
+      ...istio,
+      name: "initializing-unready",
+      phase: "Initializing",
+      primaryReady: false,
+      primaryImage: v1,
+      targetImage: v1,
+      canaryWeight: 0,
+    },
+    primary: "target",
+    // As for a new Canary: the config copy and the primary applied, the tracked configs recorded.
+    writes: { ...creates, "patch configmaps": 1, "patch deployments": 2, "patch canaries/status": 1 },
+    changed: [
+      "primary",
+      "configCopy",
+      "apex",
+      "virtualService",
+      "primaryRule",
+      "canaryRule",
+      "primaryAutoscaler",
+      ...scaledDown,
+    ],
+  },
+];
+
+describe("taking over from Flagger, phase by phase", () => {
+  const scenes = new Map<string, { target: Target; before: Record<string, string | undefined> }>();
+  before(async () => {
+    // All at once: the HPA controller first records a new HPA up to 15 s after it appears.
+    await Promise.all(
+      cases.map(async ({ scene }) => {
+        const target = await flaggerLeaves({ ...scene, namespace });
+        scenes.set(scene.name, { target, before: await versions(scene.name) });
+      }),
+    );
+  });
+
+  for (const c of cases) {
+    it(c.title, async () => {
+      const name = c.scene.name;
+      const scene = scenes.get(name);
+      assert.ok(scene, `scene ${name} set up`);
+      const { target, before } = scene;
+      const { kube, activities } = operatorActivities();
+      const { result, requests } = await kube.counter.measure(() => activities.initialize(target));
+      console.log(`${name}: ${JSON.stringify(requests)}`);
+
+      assert.equal(result.primaryRevision, c.primary === "target" ? target.revision : FLAGGER_PROMOTED);
+      if (c.rolledBack) {
+        assert.equal(result.rolledBack?.revision, target.revision);
+        assert.match(result.rolledBack?.reason ?? "", c.rolledBack);
+      } else assert.equal(result.rolledBack, undefined);
+      assert.deepEqual(
+        Object.fromEntries(writes(requests).map((key) => [key, requests[key]])),
+        c.writes,
+        "exactly the writes needed",
+      );
+
+      const after = await versions(name);
+      for (const key of Object.keys(before).filter((k) => !c.changed.includes(k)))
+        assert.equal(after[key], before[key], `${key} was not touched`);
+      assert.deepEqual(await activities.getRoutes(target), {
+        primaryWeight: 100,
+        canaryWeight: 0,
+        mirror: false,
+      });
+      const scaled = await admin.get<V1Deployment>(RESOURCES.deployments, namespace, name);
+      assert.equal(scaled.spec?.replicas, 0, "the canary is scaled to zero");
+    });
+  }
 });

@@ -48,19 +48,19 @@ describe("istio router with appProtocol tcp", () => {
       assert.equal(vs.spec.http, undefined, "no HTTP route for a TCP service");
       assert.equal(vs.spec.tcp?.length, 1);
       assert.deepEqual(vs.spec.tcp?.[0]?.match, [{ port: 5432 }]);
-      return vs.spec.tcp?.[0]?.route.map((r) => [r.destination.host, r.destination.port?.number, r.weight]);
+      return vs.spec.tcp?.[0]?.route.map((r) => [r.destination, r.weight]);
     };
     assert.deepEqual(await weights(), [
-      ["db-proxy-primary", 5432, 100],
-      ["db-proxy-canary", 5432, 0],
+      [{ host: "db-proxy-primary" }, 100],
+      [{ host: "db-proxy-canary" }, 0],
     ]);
 
     const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(25)));
     assert.deepEqual(step.requests, { "patch virtualservices": 1 });
     assert.deepEqual(await activities.getRoutes(target), routeTo(25));
     assert.deepEqual(await weights(), [
-      ["db-proxy-primary", 5432, 75],
-      ["db-proxy-canary", 5432, 25],
+      [{ host: "db-proxy-primary" }, 75],
+      [{ host: "db-proxy-canary" }, 25],
     ]);
   });
 });

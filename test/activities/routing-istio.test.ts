@@ -117,7 +117,7 @@ describe("istio router", () => {
     }
 
     let vs = await virtualService("web");
-    assert.deepEqual(vs.spec.hosts, ["web", "web.example.test"]);
+    assert.deepEqual(vs.spec.hosts, ["web.example.test", "web"]);
     assert.deepEqual(vs.spec.gateways, service.gateways);
     const [http] = vs.spec.http;
     assert.deepEqual(http?.match, service.match);
@@ -127,10 +127,10 @@ describe("istio router", () => {
     assert.deepEqual(http?.corsPolicy, service.corsPolicy);
     assert.deepEqual(http?.rewrite, { uri: "/" });
     assert.deepEqual(
-      http?.route.map((r) => [r.destination.host, r.destination.port?.number, r.weight]),
+      http?.route.map((r) => [r.destination, r.weight]),
       [
-        ["web-primary", 9898, 100],
-        ["web-canary", 9898, 0],
+        [{ host: "web-primary" }, 100],
+        [{ host: "web-canary" }, 0],
       ],
     );
     for (const host of ["web-primary", "web-canary"]) {

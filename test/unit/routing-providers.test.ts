@@ -191,6 +191,35 @@ describe("VirtualService", () => {
     assert.equal(vs.gateways, undefined);
   });
 
+  it("builds hosts and destination ports as Flagger does, so a VirtualService it wrote needs no rewrite", () => {
+    const build = (service: Record<string, unknown>) =>
+      buildVirtualService(
+        spec({ stepWeight: 10 }, { provider: "istio", service: { port: 80, ...service } }),
+        "ns",
+        routeTo(0),
+      ).spec as { hosts: string[]; http: { route: { destination: unknown }[] }[] };
+    const gateway = {
+      gateways: ["public-gateway.istio-system.svc.cluster.local"],
+      hosts: ["app.example.test"],
+    };
+    assert.deepEqual(build(gateway).hosts, ["app.example.test", "podinfo"], "the apex host last");
+    assert.deepEqual(build({ hosts: ["podinfo", "app.example.test"] }).hosts, [
+      "podinfo",
+      "app.example.test",
+    ]);
+    assert.deepEqual(build({ hosts: ["*"] }).hosts, ["*"], "a wildcard covers the apex host");
+    const destination = (service: Record<string, unknown>) => build(service).http[0]?.route[0]?.destination;
+    assert.deepEqual(destination(gateway), { host: "podinfo-primary" }, "the Service's only port");
+    assert.deepEqual(destination({ portDiscovery: true }), { host: "podinfo-primary" }, "in the mesh");
+    assert.deepEqual(destination({ ...gateway, portDiscovery: true }), {
+      host: "podinfo-primary",
+      port: { number: 80 },
+    });
+    assert.deepEqual(destination({ ...gateway, gateways: ["mesh", "g"], portDiscovery: true }), {
+      host: "podinfo-primary",
+    });
+  });
+
   it("reads a single unweighted destination as all traffic", () => {
     const canary = spec({ stepWeight: 10 }, { provider: "istio" });
     const vs = { spec: { http: [{ route: [{ destination: { host: "podinfo-primary" } }] }] } };
@@ -329,13 +358,13 @@ describe("session affinity", () => {
       { headers: { cookie: { regex: "(.*; *)?canary-session=7c9d5f(;.*)?" } } },
     ]);
     assert.deepEqual(http[0]?.route, [
-      { destination: { host: "podinfo-primary", port: { number: 9898 } }, weight: 0 },
-      { destination: { host: "podinfo-canary", port: { number: 9898 } }, weight: 100 },
+      { destination: { host: "podinfo-primary" }, weight: 0 },
+      { destination: { host: "podinfo-canary" }, weight: 100 },
     ]);
     assert.deepEqual(http[1]?.route, [
-      { destination: { host: "podinfo-primary", port: { number: 9898 } }, weight: 60 },
+      { destination: { host: "podinfo-primary" }, weight: 60 },
       {
-        destination: { host: "podinfo-canary", port: { number: 9898 } },
+        destination: { host: "podinfo-canary" },
         weight: 40,
         headers: {
           response: { add: { "Set-Cookie": "canary-session=7c9d5f; Max-Age=600; Path=/; Secure; HttpOnly" } },
