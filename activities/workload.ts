@@ -13,6 +13,7 @@ import { SCALE_TO_ZERO_NODE_SELECTOR, SCALE_TO_ZERO_NODE_SELECTORS } from "../sr
 import { RESOURCES, type ResourceType } from "../src/kube/resources.ts";
 import type { WaitControl } from "./activity-context.ts";
 import { invalidSpec, required, targetNotFound } from "./errors.ts";
+import { CONFIG_FIELDS, takeFlaggerFields, WORKLOAD_FIELDS } from "./flagger-fields.ts";
 import type { ScaledObject } from "./keda.ts";
 import { adopt, checkWritable } from "./ownership.ts";
 import {
@@ -101,16 +102,12 @@ export async function applyConfigCopies(
     configs.tracked.map(async ({ ref, object }) => {
       const type = ref.kind === "ConfigMap" ? RESOURCES.configMaps : RESOURCES.secrets;
       const name = primaryName(ref.name);
-      checkWritable(
-        kube,
-        await kube.find(type, namespace, name),
-        { kind: ref.kind, namespace, name },
-        owner,
-        {
-          fix: `delete it, or rename the ${ref.kind} ${ref.name} the target uses`,
-          shared: true,
-        },
-      );
+      const existing = await kube.find(type, namespace, name);
+      checkWritable(kube, existing, { kind: ref.kind, namespace, name }, owner, {
+        fix: `delete it, or rename the ${ref.kind} ${ref.name} the target uses`,
+        shared: true,
+      });
+      await takeFlaggerFields(kube, type, existing, CONFIG_FIELDS);
       const copy = buildConfigCopy(object, ref.kind, settings.includeLabelPrefixes);
       const applied = await kube.apply(type, namespace, name, copy);
       await adopt(kube, type, applied, owner, { controller: false });
@@ -146,15 +143,11 @@ export async function applyPrimary(
   });
   const type = workloadType(kind);
   const name = desired.metadata?.name ?? "";
-  checkWritable(
-    kube,
-    await kube.find<Workload>(type, namespace, name),
-    { kind, namespace, name },
-    options.owner,
-    {
-      fix: "delete it, or rename the target",
-    },
-  );
+  const existing = await kube.find<Workload>(type, namespace, name);
+  checkWritable(kube, existing, { kind, namespace, name }, options.owner, {
+    fix: "delete it, or rename the target",
+  });
+  await takeFlaggerFields(kube, type, existing, WORKLOAD_FIELDS);
   const applied = await kube.apply<Workload>(type, namespace, name, desired);
   const setReplicas =
     kind === "Deployment" &&

@@ -1,6 +1,7 @@
 /**
- * A Canary as Flagger leaves it in any phase, written with the admin client: the target (scaled to
- * zero between rollouts, up during one), Flagger's `-primary` Deployment and config copy owned by
+ * A Canary as Flagger leaves it in any phase, written with the admin's rights (what Flagger makes
+ * under Flagger's field manager): the target (scaled to zero between rollouts, up during one),
+ * Flagger's `-primary` Deployment and config copy owned by
  * the Canary, the three Services, Flagger's routing (an HTTPRoute; Istio's VirtualService and
  * DestinationRules; or, for blue/green on plain Kubernetes, the apex Service alone), the target's
  * HPA with Flagger's `-primary` copy, and Flagger's status.
@@ -12,6 +13,7 @@ import type {
   V1PodTemplateSpec,
   V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
+import { FLAGGER_FIELD_MANAGER } from "../../activities/flagger-fields.ts";
 import type { CanarySpec } from "../../src/api/canary.ts";
 import { targetRevision } from "../../src/controller/reconcile.ts";
 import type { ConfigObject } from "../../src/kube/configs.ts";
@@ -21,6 +23,7 @@ import { neverReadyLabel } from "../harness/cluster.ts";
 import { waitFor } from "../harness/process.ts";
 import {
   admin,
+  adminAs,
   canarySpec,
   createAvailable,
   createCanary,
@@ -28,6 +31,9 @@ import {
   isSettled,
   waitForDeployment,
 } from "./kube-support.ts";
+
+/** Writes what Flagger writes, recorded under Flagger's field manager as the API server records it. */
+const flagger = adminAs(FLAGGER_FIELD_MANAGER);
 
 /** Flagger's own hashes: opaque to us, kept where they still mean what Flagger meant. */
 export const FLAGGER_PROMOTED = "5f7d8c9b6";
@@ -153,7 +159,7 @@ async function createRoutes(scene: Scene, spec: CanarySpec, owners: V1OwnerRefer
       port: 80,
       weight,
     });
-    await admin.create(RESOURCES.httpRoutes, namespace, {
+    await flagger.create(RESOURCES.httpRoutes, namespace, {
       apiVersion: "gateway.networking.k8s.io/v1",
       kind: "HTTPRoute",
       metadata: { name, ownerReferences: owners },
@@ -169,7 +175,7 @@ async function createRoutes(scene: Scene, spec: CanarySpec, owners: V1OwnerRefer
     });
   } else if (spec.provider === "istio") {
     for (const host of [canary, primary]) {
-      await admin.create(RESOURCES.destinationRules, namespace, {
+      await flagger.create(RESOURCES.destinationRules, namespace, {
         apiVersion: "networking.istio.io/v1beta1",
         kind: "DestinationRule",
         metadata: { name: host, ownerReferences: owners },
@@ -178,7 +184,7 @@ async function createRoutes(scene: Scene, spec: CanarySpec, owners: V1OwnerRefer
     }
     // Flagger appends the apex host after the user's, and names destinations without a port
     // unless port discovery is on with a gateway.
-    await admin.create(RESOURCES.virtualServices, namespace, {
+    await flagger.create(RESOURCES.virtualServices, namespace, {
       apiVersion: "networking.istio.io/v1beta1",
       kind: "VirtualService",
       metadata: { name, ownerReferences: owners },
@@ -223,7 +229,7 @@ async function createAutoscalers(scene: Scene, owners: V1OwnerReference[] | unde
   if (!owners) return;
   // Flagger's copy: the target's labels, none of its annotations, the same bounds, metrics and behavior.
   const hpa = await admin.get<V2HorizontalPodAutoscaler>(RESOURCES.horizontalPodAutoscalers, namespace, name);
-  await admin.create(RESOURCES.horizontalPodAutoscalers, namespace, {
+  await flagger.create(RESOURCES.horizontalPodAutoscalers, namespace, {
     metadata: { name: `${name}-primary`, labels: hpa.metadata?.labels, ownerReferences: owners },
     spec: {
       scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: `${name}-primary` },
@@ -270,8 +276,7 @@ export async function flaggerLeaves(scene: Scene): Promise<Target> {
     data: { level: "info" },
   });
   // The test world's readiness switch: a primary made from an earlier template never gets ready,
-  // the target's template has the value that does (a value, not a removed label: applying the
-  // target's copy over Flagger's primary leaves the fields only Flagger set).
+  // the target's template has the value that does.
   const target = deployment(namespace, name, phase.targetUp ? 2 : 0, {
     image: scene.targetImage,
     labels: primaryReady ? {} : { [neverReadyLabel]: "false" },
@@ -285,7 +290,7 @@ export async function flaggerLeaves(scene: Scene): Promise<Target> {
   const canary = await admin.get(RESOURCES.canaries, namespace, name);
   const owners = ownedBy(canary.metadata?.uid ?? "", name);
 
-  await admin.create(RESOURCES.configMaps, namespace, {
+  await flagger.create(RESOURCES.configMaps, namespace, {
     metadata: { name: `${config}-primary`, ownerReferences: owners },
     data: { level: "info" },
   });
@@ -318,8 +323,8 @@ export async function flaggerLeaves(scene: Scene): Promise<Target> {
       },
     },
   };
-  if (primaryReady) await createAvailable(primary);
-  else await admin.create(RESOURCES.deployments, namespace, primary);
+  if (primaryReady) await createAvailable(primary, flagger);
+  else await flagger.create(RESOURCES.deployments, namespace, primary);
 
   const services: [string, string][] = [
     [`${name}-primary`, `${name}-primary`],
@@ -327,7 +332,7 @@ export async function flaggerLeaves(scene: Scene): Promise<Target> {
   ];
   if (!initializing) services.unshift([name, `${name}-primary`]);
   for (const [service, selects] of services) {
-    await admin.create(RESOURCES.services, namespace, {
+    await flagger.create(RESOURCES.services, namespace, {
       metadata: { name: service, labels: { app: service }, ownerReferences: owners },
       spec: {
         type: "ClusterIP",

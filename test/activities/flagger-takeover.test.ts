@@ -54,9 +54,9 @@ describe("taking over from Flagger", () => {
     assert.equal(canary.status?.lastPromotedSpec, FLAGGER_PROMOTED);
 
     // The next change of the target is promoted as ours, over Flagger's primary.
-    await admin.mergePatch(RESOURCES.deployments, namespace, "web", {
-      spec: { template: { spec: { containers: [{ name: "app", image: "example.test/app:2" }] } } },
-    });
+    await admin.jsonPatch(RESOURCES.deployments, namespace, "web", [
+      { op: "replace", path: "/spec/template/spec/containers/0/image", value: "example.test/app:2" },
+    ]);
     await activities.promote(target);
     const primary = await admin.get<V1Deployment>(RESOURCES.deployments, namespace, "web-primary");
     assert.equal(primary.spec?.template.spec?.containers[0]?.image, "example.test/app:2");
@@ -69,6 +69,16 @@ describe("taking over from Flagger", () => {
       /^[0-9a-f]{16}$/,
     );
     assert.equal(primary.metadata?.ownerReferences?.length, 1, "still owned by the Canary alone");
+    // Fields only Flagger's copy had went with the first promotion: the primary is the target's copy.
+    assert.equal(primary.spec?.template.metadata?.annotations?.["flagger-id"], undefined);
+    const flaggers = primary.metadata?.managedFields?.filter(
+      (e) => e.manager === "flagger" && !e.subresource,
+    );
+    assert.equal(
+      JSON.stringify(flaggers).includes("f:template"),
+      false,
+      "the pod template Flagger wrote is the operator's now",
+    );
   });
 
   it("reports a target Flagger never rolled out as a new revision, still without a write", async () => {
@@ -364,8 +374,9 @@ const cases: readonly Case[] = [
       canaryWeight: 0,
     },
     primary: "target",
-    // As for a new Canary: the config copy and the primary applied, the tracked configs recorded.
-    writes: { ...creates, "patch configmaps": 1, "patch deployments": 2, "patch canaries/status": 1 },
+    // As for a new Canary: the config copy and the primary applied (each after taking over the
+    // fields Flagger wrote on it), the tracked configs recorded.
+    writes: { ...creates, "patch configmaps": 2, "patch deployments": 3, "patch canaries/status": 1 },
     changed: [
       "primary",
       "configCopy",

@@ -33,6 +33,11 @@ const core = adminConfig.makeApiClient(CoreV1Api);
 /** Sets the scene and inspects the result: not the identity under test. */
 export const admin = new KubeClient(adminConfig, { fieldManager: "test-user" });
 
+/** The admin's rights under another field manager: objects as another controller would write them. */
+export function adminAs(fieldManager: string): KubeClient {
+  return new KubeClient(adminConfig, { fieldManager });
+}
+
 /** A client with the operator's service account and a fresh request counter. */
 export function operatorClient(): KubeClient {
   const kc = new KubeConfig();
@@ -167,10 +172,10 @@ export async function waitForDeployment(
 }
 
 /** Creates the Deployment and waits until all its replicas are available. */
-export async function createAvailable(body: V1Deployment): Promise<V1Deployment> {
+export async function createAvailable(body: V1Deployment, client = admin): Promise<V1Deployment> {
   const namespace = body.metadata?.namespace ?? "";
   const name = body.metadata?.name ?? "";
-  await admin.create(RESOURCES.deployments, namespace, body);
+  await client.create(RESOURCES.deployments, namespace, body);
   return waitForDeployment(namespace, name, isAvailable, "available");
 }
 
