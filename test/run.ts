@@ -20,21 +20,8 @@ const args = process.argv.slice(2);
 const concurrencyArg = args.find((a) => a.startsWith("--concurrency="));
 const concurrency = concurrencyArg ? Number(concurrencyArg.split("=")[1]) : 2;
 const files = args.filter((a) => a !== concurrencyArg);
-/**
- * The longest files first (end-to-end, then workflow and activity tests): files start in this
- * order, so a long one started last cannot leave one runner slot busy alone at the end.
- */
-const longestFirst = ["test/e2e/", "test/workflows/", "test/activities/"];
-const rank = (file: string) => {
-  const at = longestFirst.findIndex((dir) => file.startsWith(dir));
-  return at === -1 ? longestFirst.length : at;
-};
 const patterns =
-  files.length > 0
-    ? files
-    : globSync("test/**/*.test.ts", { cwd: repo, exclude: ["test/cluster/**"] })
-        .sort()
-        .sort((a, b) => rank(a) - rank(b));
+  files.length > 0 ? files : globSync("test/**/*.test.ts", { cwd: repo, exclude: ["test/cluster/**"] });
 
 function log(line: string): void {
   process.stderr.write(`[test] ${line}\n`);
