@@ -12,6 +12,7 @@ import type { CanaryIdentity } from "../src/kube/metadata.ts";
 import { RESOURCES, type ResourceType } from "../src/kube/resources.ts";
 import { holdsAll } from "./applied-already.ts";
 import { required } from "./errors.ts";
+import { AUTOSCALER_FIELDS, takeFlaggerFields } from "./flagger-fields.ts";
 import { buildPrimaryScaledObject, type ScaledObject, setTargetScaledObjectPaused } from "./keda.ts";
 import { adopt, checkWritable } from "./ownership.ts";
 import { workloadType } from "./workload.ts";
@@ -87,8 +88,12 @@ async function applyPrimaryCopy<T extends { metadata?: V1ObjectMeta }>(
     fix: `delete it, or rename the ${type.kind} ${targetName}`,
   });
   // Already as wanted (one Flagger made, a repeated promotion): nothing is written.
-  const applied =
-    existing && holdsAll(existing, desired) ? existing : await kube.apply<T>(type, namespace, name, desired);
+  let applied: T;
+  if (existing && holdsAll(existing, desired)) applied = existing;
+  else {
+    await takeFlaggerFields(kube, type, existing, AUTOSCALER_FIELDS);
+    applied = await kube.apply<T>(type, namespace, name, desired);
+  }
   await adopt(kube, type, applied, owner);
 }
 

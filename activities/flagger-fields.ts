@@ -1,11 +1,11 @@
 /**
- * Fields Flagger set on the copies it made (the primary workload, its config copies), handed to
- * this operator at its first write to each. A server-side apply removes only the fields its own
- * manager set before: without this, a label, annotation, environment variable or container that
- * the target dropped after Flagger's last promotion would stay on the primary for good. Only the
- * parts the operator's apply writes in full are taken (the pod template, a config's data, labels
- * and annotations); what it leaves to others (replicas, owner references) stays Flagger's. Taken
- * before the write, not at adoption, which writes nothing.
+ * Fields Flagger set on the objects it made (the primary workload and its config copies, the
+ * Services, the primary's autoscaler), handed to this operator at its first write to each. A
+ * server-side apply removes only the fields its own manager set before: without this, a label,
+ * annotation, environment variable, container or port that the target or the spec dropped after
+ * Flagger's last write would stay for good. Only the parts the operator's apply writes in full are
+ * taken (per kind, below); what it leaves to others (replicas, owner references, a Service's
+ * type) stays Flagger's. Taken before the write, not at adoption, which writes nothing.
  */
 import type { V1ManagedFieldsEntry, V1ObjectMeta } from "@kubernetes/client-node";
 import type { KubeClient } from "../src/kube/client.ts";
@@ -26,6 +26,13 @@ const METADATA: FieldMask = { "f:labels": true, "f:annotations": true };
 export const WORKLOAD_FIELDS: FieldMask = { "f:metadata": METADATA, "f:spec": { "f:template": true } };
 /** A config copy: its data, labels and annotations. */
 export const CONFIG_FIELDS: FieldMask = { "f:metadata": METADATA, "f:data": true, "f:binaryData": true };
+/** A Service: its selector, ports, labels and annotations. */
+export const SERVICE_FIELDS: FieldMask = {
+  "f:metadata": METADATA,
+  "f:spec": { "f:selector": true, "f:ports": true },
+};
+/** The primary's HPA or ScaledObject: its whole spec, labels and annotations. */
+export const AUTOSCALER_FIELDS: FieldMask = { "f:metadata": METADATA, "f:spec": true };
 
 function union(a: FieldSet, b: FieldSet): FieldSet {
   const out: Record<string, FieldSet> = { ...a };

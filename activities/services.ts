@@ -11,6 +11,7 @@ import { type CanaryIdentity, ORIGINAL_CONFIGURATION_ANNOTATION } from "../src/k
 import { RESOURCES } from "../src/kube/resources.ts";
 import { retryOnConflict } from "../src/kube/retry.ts";
 import { holdsAll } from "./applied-already.ts";
+import { SERVICE_FIELDS, takeFlaggerFields } from "./flagger-fields.ts";
 import { adopt, checkWritable, isManaged, originalOf, recordOriginal } from "./ownership.ts";
 import { primaryName, type SelectorLabel, type Workload, withoutTooling } from "./workload-primary.ts";
 
@@ -145,10 +146,12 @@ export async function reconcileServices(
     }
     if (existing) keepUnmanaged(desired, existing, spec.service.unmanagedMetadata, label.key);
     // Already as wanted (a Service Flagger made, a repeated promotion): nothing is written.
-    const applied =
-      existing && holdsAll(existing, desired)
-        ? existing
-        : await kube.apply<V1Service>(RESOURCES.services, namespace, name, desired);
+    let applied: V1Service;
+    if (existing && holdsAll(existing, desired)) applied = existing;
+    else {
+      await takeFlaggerFields(kube, RESOURCES.services, existing, SERVICE_FIELDS);
+      applied = await kube.apply<V1Service>(RESOURCES.services, namespace, name, desired);
+    }
     // A taken-over apex stays the user's; adopt is a no-op on what the Canary already owns.
     if (role !== "apex" || !existing) await adopt(kube, RESOURCES.services, applied, owner);
   }

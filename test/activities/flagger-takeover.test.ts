@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { RESOURCES } from "../../src/kube/resources.ts";
 import type { Target } from "../../workflows/activity-port.ts";
 import { FLAGGER_PROMOTED, flaggerLeaves, type Scene, versions as versionsIn } from "./flagger-scene.ts";
@@ -79,6 +79,46 @@ describe("taking over from Flagger", () => {
       false,
       "the pod template Flagger wrote is the operator's now",
     );
+  });
+
+  it("drops at the next write what only Flagger's writes held: a Service's old port, an HPA's old label", async () => {
+    const target = await flaggerLeaves({
+      namespace,
+      name: "moved",
+      primaryImage: "example.test/app:1",
+      targetImage: "example.test/app:1",
+      phase: "Succeeded",
+      canaryWeight: 0,
+      autoscaler: true,
+    });
+    const { activities } = operatorActivities();
+    await activities.initialize(target);
+    // The user drops a label from the target's HPA and raises its bound; the Canary moves its port.
+    await admin.jsonPatch(RESOURCES.horizontalPodAutoscalers, namespace, "moved", [
+      { op: "remove", path: "/metadata/labels/team" },
+      { op: "replace", path: "/spec/maxReplicas", value: 5 },
+    ]);
+    const moved: Target = {
+      ...target,
+      spec: { ...target.spec, service: { ...target.spec.service, port: 8080 } },
+    };
+    await activities.promote(moved);
+
+    const hpa = await admin.get<V2HorizontalPodAutoscaler>(
+      RESOURCES.horizontalPodAutoscalers,
+      namespace,
+      "moved-primary",
+    );
+    assert.equal(hpa.spec?.maxReplicas, 5);
+    assert.equal(hpa.metadata?.labels?.team, undefined, "the label only Flagger's copy held is gone");
+    for (const service of ["moved-primary", "moved-canary"]) {
+      const ports = (await admin.get<V1Service>(RESOURCES.services, namespace, service)).spec?.ports;
+      assert.deepEqual(
+        ports?.map((p) => p.port),
+        [8080],
+        `${service}: Flagger's port 80 went with the first write`,
+      );
+    }
   });
 
   it("reports a target Flagger never rolled out as a new revision, still without a write", async () => {
