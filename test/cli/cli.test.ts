@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { webhook } from "../unit/helpers/specs.ts";
 import { canarySpec, WorkflowTestWorld } from "../workflows/support.ts";
-import { type CliResult, cliEnv, kubeconfig, pluginPath, runCli } from "./support.ts";
+import { type CliResult, cliEnv, kubeconfig, pluginPath, runCli, startCli } from "./support.ts";
 
 const world = new WorkflowTestWorld();
 let env: NodeJS.ProcessEnv;
@@ -170,8 +170,12 @@ describe("operator commands", () => {
 describe("watch", () => {
   it("prints one line per change without a terminal and exits 0 when the rollout succeeds", async () => {
     const canary = await world.startCanary("watch-ok", canarySpec({ stepWeight: 20, maxWeight: 40 }));
+    // Watching the idle canary first: a rollout that ended before the watch's first read is not
+    // the one it waits for (it waits for the next).
+    const watching = startCli(["watch", "watch-ok"], env);
+    await watching.firstOutput;
     await canary.revise("r2");
-    const watched = ok(await cli("watch", "watch-ok"));
+    const watched = ok(await watching.done);
     const lines = watched.stdout.trim().split("\n");
     assert.ok(lines.length >= 2, watched.stdout);
     assert.ok(
@@ -192,8 +196,10 @@ describe("watch", () => {
   it("exits 1 when the rollout fails; -o json prints one status per line", async () => {
     const canary = await world.startCanary("watch-fail", canarySpec({ stepWeight: 20, maxWeight: 60 }));
     canary.model.successRate = 50;
+    const watching = startCli(["watch", "watch-fail", "-o", "json"], env);
+    await watching.firstOutput;
     await canary.revise("r2");
-    const watched = await cli("watch", "watch-fail", "-o", "json");
+    const watched = await watching.done;
     assert.equal(watched.code, 1, watched.stderr);
     const statuses = watched.stdout
       .trim()

@@ -3,7 +3,7 @@
  * a terminal), against the test world's Temporal, with a kubeconfig of its own whose context
  * names the test's namespace and a user.
  */
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,15 +44,37 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env;
 }
 
+export interface RunningCli {
+  /** Settles when the command first writes to stdout (a watch has read the status once). */
+  readonly firstOutput: Promise<void>;
+  readonly done: Promise<CliResult>;
+}
+
+/** Starts the command; it is killed after two minutes (exit code 1). */
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv, entry = mainPath): RunningCli {
+  const child = spawn(process.execPath, [entry, ...args], { env, timeout: 120_000 });
+  let stdout = "";
+  let stderr = "";
+  const firstOutput = new Promise<void>((resolve) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      resolve();
+    });
+    child.on("close", () => resolve());
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const done = new Promise<CliResult>((resolve) => {
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+  return { firstOutput, done };
+}
+
 export function runCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   entry = mainPath,
 ): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [entry, ...args], { env, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return startCli(args, env, entry).done;
 }
