@@ -18,6 +18,7 @@ import { ORIGINAL_CONFIGURATION_ANNOTATION } from "../../src/kube/metadata.ts";
 import { RESOURCES } from "../../src/kube/resources.ts";
 import { NON_RETRYABLE_ERRORS, type Target } from "../../workflows/activity-port.ts";
 import { PRIMARY_ONLY, routeTo } from "../../workflows/decisions/routes.ts";
+import { waitFor } from "../harness/process.ts";
 import {
   admin,
   canarySpec,
@@ -238,7 +239,15 @@ describe("kuma router", () => {
     const first = await createKumaCanary(orphan, kumaSpec(orphan));
     await operatorActivities().activities.initialize(first);
     await admin.delete(RESOURCES.canaries, namespace, orphan);
-    // The same Canary applied again: the workload is still there, the Canary has a new UID.
+    // The garbage collector removes what the Canary owned (its primary) in the background; until
+    // then initialize rightly says it waits for it. The cluster-wide TrafficRoute has no owner.
+    await waitFor(
+      "the deleted Canary's primary collected",
+      async () =>
+        (await admin.find(RESOURCES.deployments, namespace, `${orphan}-primary`)) ? undefined : true,
+      { timeoutMs: 60_000 },
+    );
+    // The same Canary applied again: the target is still there, the Canary has a new UID.
     await admin.create(RESOURCES.canaries, namespace, {
       metadata: { name: orphan, namespace },
       spec: kumaSpec(orphan),
