@@ -36,7 +36,7 @@ const clients = new Map<string, CloudWatchClient>();
  * The SDK's default credential chain, called without this client's configuration: given it, the
  * chain fetches credentials (STS, instance metadata) through the client's connections, so a
  * template's insecureSkipVerify would also stop verifying STS, which receives the pod's
- * service-account token, and deny-local would refuse the instance role.
+ * service-account token.
  */
 function ownConnectionsChain(): () => ReturnType<ReturnType<typeof defaultProvider>> {
   const chain = defaultProvider();
