@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { CanarySpec } from "../../src/api/canary.ts";
 import type { KubeObject } from "../../src/kube/client.ts";
 import { ORIGINAL_CONFIGURATION_ANNOTATION } from "../../src/kube/metadata.ts";
 import { RESOURCES, type ResourceType } from "../../src/kube/resources.ts";
@@ -435,30 +436,41 @@ describe("A/B testing and blue/green, in both App Mesh versions", () => {
   for (const version of VERSIONS) {
     const slug = version.provider === "appmesh" ? "v1beta1" : "v1beta2";
     const routerOf = async (name: string) => get(...version.router(name));
-
-    it(`${version.provider}: A/B testing: one header route per condition in front of the primary's route; rollback leaves all on the primary`, async () => {
-      const name = `${slug}-ab`;
+    /** The workload and its Canary on this version's provider, in the mesh "global". */
+    const meshCanary = async (name: string, overrides: Partial<CanarySpec>) => {
       await workload(name);
-      const target = await createCanary(
+      return createCanary(
         namespace,
         name,
         canarySpec(name, {
           provider: version.provider,
           service: { port: 80, targetPort: 8080, meshName: "global" },
-          analysis: {
-            interval: "1s",
-            iterations: 2,
-            match: [
-              { headers: { "x-canary": { exact: "insider" } } },
-              {
-                headers: [
-                  { name: "cookie", value: "^(.*?;)?(canary=always)(;.*)?$", type: "RegularExpression" },
-                ],
-              },
-            ],
-          },
+          ...overrides,
         }),
       );
+    };
+    /** A route's destinations, canary first, with the canary at `canary` percent. */
+    const split = (name: string, canary: number): [string, number][] => [
+      [`${name}-canary`, canary],
+      [`${name}-primary`, 100 - canary],
+    ];
+
+    it(`${version.provider}: A/B testing: one header route per condition in front of the primary's route; rollback leaves all on the primary`, async () => {
+      const name = `${slug}-ab`;
+      const target = await meshCanary(name, {
+        analysis: {
+          interval: "1s",
+          iterations: 2,
+          match: [
+            { headers: { "x-canary": { exact: "insider" } } },
+            {
+              headers: [
+                { name: "cookie", value: "^(.*?;)?(canary=always)(;.*)?$", type: "RegularExpression" },
+              ],
+            },
+          ],
+        },
+      });
       const { kube, activities } = operatorActivities();
       await activities.initialize(target);
 
@@ -481,38 +493,27 @@ describe("A/B testing and blue/green, in both App Mesh versions", () => {
           [`${name}-b`, 20, { prefix: "/" }],
         ],
       );
-      const split = (canary: number): [string, number][] => [
-        [`${name}-canary`, canary],
-        [`${name}-primary`, 100 - canary],
-      ];
       assert.deepEqual(weights(await routerOf(name)), [
-        [`${name}-a`, split(100)],
-        [`${name}-a-1`, split(100)],
-        [`${name}-b`, split(0)],
+        [`${name}-a`, split(name, 100)],
+        [`${name}-a-1`, split(name, 100)],
+        [`${name}-b`, split(name, 0)],
       ]);
 
       await activities.setRoutes(target, PRIMARY_ONLY);
       assert.deepEqual(await activities.getRoutes(target), PRIMARY_ONLY, "rolled back: all on the primary");
       assert.deepEqual(weights(await routerOf(name)), [
-        [`${name}-a`, split(0)],
-        [`${name}-a-1`, split(0)],
-        [`${name}-b`, split(0)],
+        [`${name}-a`, split(name, 0)],
+        [`${name}-a-1`, split(name, 0)],
+        [`${name}-b`, split(name, 0)],
       ]);
     });
 
     it(`${version.provider}: blue/green switches all traffic and back; only owned objects are created; a second reconcile only reads; finalize deletes them`, async () => {
       const name = `${slug}-bg`;
-      await workload(name);
-      const target = await createCanary(
-        namespace,
-        name,
-        canarySpec(name, {
-          provider: version.provider,
-          revertOnDeletion: true,
-          service: { port: 80, targetPort: 8080, meshName: "global" },
-          analysis: { interval: "1s", iterations: 3 },
-        }),
-      );
+      const target = await meshCanary(name, {
+        revertOnDeletion: true,
+        analysis: { interval: "1s", iterations: 3 },
+      });
       const { kube, activities } = operatorActivities();
       const created = await createdDuring(namespace, APPMESH_TYPES, () => activities.initialize(target));
       assert.deepEqual(created, version.objects(name));
@@ -522,15 +523,7 @@ describe("A/B testing and blue/green, in both App Mesh versions", () => {
         const step = await kube.counter.measure(() => activities.setRoutes(target, routeTo(weight)));
         assert.deepEqual(step.requests, { [`patch ${version.router(name)[0].plural}`]: 1 });
         assert.deepEqual(await activities.getRoutes(target), routeTo(weight));
-        assert.deepEqual(weights(await routerOf(name)), [
-          [
-            name,
-            [
-              [`${name}-canary`, weight],
-              [`${name}-primary`, 100 - weight],
-            ],
-          ],
-        ]);
+        assert.deepEqual(weights(await routerOf(name)), [[name, split(name, weight)]]);
       }
 
       const before = await versions();
