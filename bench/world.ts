@@ -3,10 +3,10 @@
  * a fresh one that `close()` stops. Its addresses are put in this process's environment, where
  * the test helpers look for them.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startWatchdog } from "../test/harness/process.ts";
 import { startWorld, type WorldInfo, worldEnvVars } from "../test/harness/world.ts";
 
 export interface BenchWorld {
@@ -27,12 +27,7 @@ export async function openBenchWorld(name: string, log: (line: string) => void):
   const dir = mkdtempSync(join(tmpdir(), `durable-canary-bench-${name}-`));
   log(`starting a test world in ${dir}`);
   const { info, supervisor } = await startWorld(dir);
-  // If this process is killed outright, the watchdog still stops the world.
-  spawn(
-    process.execPath,
-    [join(import.meta.dirname, "../test/harness/watchdog.ts"), String(process.pid), supervisor.pidFile],
-    { detached: true, stdio: "ignore" },
-  ).unref();
+  startWatchdog(supervisor.pidFile);
   Object.assign(process.env, worldEnvVars(info));
   return {
     info,

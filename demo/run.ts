@@ -9,13 +9,12 @@
  * leaves it running. `--exit-when-done` stops after the second rollout (for tests and scripts):
  * exit code 0 when the first rollout succeeded and the second was rolled back.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type AppHandle, type MeshSimulator, startMeshSimulator } from "../test/harness/mesh-simulator.ts";
-import { isAlive, Supervisor, stopGroups } from "../test/harness/process.ts";
+import { isAlive, Supervisor, startWatchdog, stopGroups } from "../test/harness/process.ts";
 import { waitForTargetUp } from "../test/harness/prometheus.ts";
 import { startWorld, type WorldInfo } from "../test/harness/world.ts";
 import { installMissingTools, resolveBinary } from "../tools/catalog.ts";
@@ -35,7 +34,6 @@ import {
 } from "./app.ts";
 import { outcomeMessage, temporalUiLink } from "./view.ts";
 
-const repo = resolve(import.meta.dirname, "..");
 const { values: flags } = parseArgs({
   options: { "exit-when-done": { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
 });
@@ -89,14 +87,6 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
-/** Stops the processes a supervisor's PID file lists once this process is gone, even killed outright. */
-function watchdog(pidFile: string): void {
-  spawn(process.execPath, [join(repo, "test/harness/watchdog.ts"), String(process.pid), pidFile], {
-    detached: true,
-    stdio: "ignore",
-  }).unref();
-}
-
 /** The live processes a supervisor's PID file lists, newest first. */
 function pidsIn(pidFile: string): number[] {
   if (!existsSync(pidFile)) return [];
@@ -125,7 +115,7 @@ async function world(): Promise<{
     out(`▸ using the test world running in ${reuse}`);
     const info = JSON.parse(readFileSync(join(reuse, "world.json"), "utf8")) as WorldInfo;
     const supervisor = new Supervisor(scratchDir("durable-canary-demo-"));
-    watchdog(supervisor.pidFile);
+    startWatchdog(supervisor.pidFile);
     cleanups.push(() => supervisor.stopAll());
     // Its own namespace: the world may serve others (tests) at the same time.
     return {
@@ -143,7 +133,7 @@ async function world(): Promise<{
   const starting = startWorld(dir, { log: (line) => out(`  ${line}`) });
   // startWorld writes its PID file before it starts anything. Until it hands over its
   // supervisor, the demo stops (Ctrl-C) what the file lists.
-  watchdog(pidFile);
+  startWatchdog(pidFile);
   let stopWorld = () => stopGroups(pidsIn(pidFile));
   cleanups.push(() => stopWorld());
   const { info, supervisor } = await starting;

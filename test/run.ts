@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { installMissingTools } from "../tools/catalog.ts";
-import { isAlive, logTail, type Supervisor } from "./harness/process.ts";
+import { isAlive, logTail, type Supervisor, startWatchdog } from "./harness/process.ts";
 import { startWorld, type WorldInfo, worldEnvVars } from "./harness/world.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -92,10 +92,7 @@ async function main(): Promise<number> {
   log(`test world ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
 
   // If this runner is killed outright, the watchdog still stops the world.
-  spawn(process.execPath, [join(repo, "test/harness/watchdog.ts"), String(process.pid), supervisor.pidFile], {
-    detached: true,
-    stdio: "ignore",
-  }).unref();
+  startWatchdog(supervisor.pidFile);
   let stopping: Promise<void> | undefined;
   const teardown = () => {
     stopping ??= supervisor.stopAll();

@@ -7,7 +7,7 @@
  * CA's, or with a token for another namespace, each refuses and says why. One cluster at a time.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it, type TestContext } from "node:test";
@@ -21,7 +21,7 @@ import { recordCanaryWeights, setImage } from "../activities/rollout-support.ts"
 import { pluginPath, runCli } from "../cli/support.ts";
 import { OperatorProcess, operatorGroup, startOperator } from "../e2e/operator.ts";
 import { statusWhere } from "../e2e/support.ts";
-import { Supervisor, waitFor } from "../harness/process.ts";
+import { Supervisor, startWatchdog, waitFor } from "../harness/process.ts";
 import { startTemporalCluster, type TemporalCluster } from "../harness/temporal-cluster.ts";
 import { adminAccess, type ClusterCredentials, type ClusterSecurity } from "../harness/temporal-tls.ts";
 import { worldEnv } from "../harness/world-env.ts";
@@ -33,12 +33,7 @@ const execFileAsync = promisify(execFile);
 const dir = join(worldEnv().dir, `temporal-security-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 const supervisor = new Supervisor(dir);
-// Should this process be killed outright, the watchdog still stops the clusters.
-spawn(
-  process.execPath,
-  [join(import.meta.dirname, "../harness/watchdog.ts"), String(process.pid), supervisor.pidFile],
-  { detached: true, stdio: "ignore" },
-).unref();
+startWatchdog(supervisor.pidFile);
 let failed = false;
 
 afterEach((t) => {

@@ -6,13 +6,12 @@
  * one after another: chaos on the shared Temporal must not overlap another test's rollouts.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it, type TestContext } from "node:test";
 import type { Client } from "@temporalio/client";
 import { testNamespace } from "../activities/kube-support.ts";
-import { Supervisor } from "../harness/process.ts";
+import { Supervisor, startWatchdog } from "../harness/process.ts";
 import { startTemporalCluster, type TemporalCluster } from "../harness/temporal-cluster.ts";
 import { worldEnv } from "../harness/world-env.ts";
 import {
@@ -29,12 +28,7 @@ import {
 const dir = join(worldEnv().dir, `topology-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 const supervisor = new Supervisor(dir);
-// Should this process be killed outright, the watchdog still stops the cluster.
-spawn(
-  process.execPath,
-  [join(import.meta.dirname, "../harness/watchdog.ts"), String(process.pid), supervisor.pidFile],
-  { detached: true, stdio: "ignore" },
-).unref();
+startWatchdog(supervisor.pidFile);
 let cluster: TemporalCluster | undefined;
 /** The Temporal every operator process of this file is given: the cluster started here. */
 let temporal: TemporalTarget;

@@ -61,6 +61,17 @@ export async function stopGroups(pids: number[], graceMs = 10_000): Promise<void
   while (pids.some(isAlive)) await sleep(50);
 }
 
+/**
+ * Stops the processes a supervisor's PID file lists once this process is gone, even killed
+ * outright (watchdog.ts, detached, so it outlives this process).
+ */
+export function startWatchdog(pidFile: string): void {
+  spawn(process.execPath, [join(import.meta.dirname, "watchdog.ts"), String(process.pid), pidFile], {
+    detached: true,
+    stdio: "ignore",
+  }).unref();
+}
+
 export class Supervisor {
   readonly processes: ManagedProcess[] = [];
   readonly logDir: string;
